@@ -1,0 +1,3 @@
+//! The identity service binary (implementation lands with its issue).
+
+fn main() {}

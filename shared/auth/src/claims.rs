@@ -1,0 +1,178 @@
+//! Claim sets: access tokens (user and event tokens share RFC 9068's shape) and RFC 7523
+//! client assertions, plus scope handling.
+
+use std::collections::BTreeSet;
+
+use biscuit::CompactJson;
+use serde::{Deserialize, Serialize};
+
+/// Scope that lets a token read and create orders.
+pub const SCOPE_ORDERS: &str = "orders";
+/// Scope that lets a token read payments.
+pub const SCOPE_PAYMENTS: &str = "payments";
+/// The only scope of an event token: trigger one payment for one event.
+pub const SCOPE_TRIGGER_PAYMENTS: &str = "trigger_payments";
+
+/// `aud` as a single string or an array (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// One audience.
+    One(String),
+    /// Several audiences.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// True when `aud` names `audience`.
+    pub fn contains(&self, audience: &str) -> bool {
+        match self {
+            Self::One(a) => a == audience,
+            Self::Many(all) => all.iter().any(|a| a == audience),
+        }
+    }
+}
+
+/// The acting party of a delegated token (RFC 8693 §4.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The client that acted on the subject's behalf.
+    pub sub: String,
+}
+
+/// Claims of every access token this system issues (RFC 9068), including event tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject: the user.
+    pub sub: String,
+    /// Audience(s).
+    pub aud: Audience,
+    /// Expiry (Unix seconds).
+    pub exp: i64,
+    /// Not before (Unix seconds).
+    pub nbf: i64,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Unique token id.
+    pub jti: String,
+    /// Space-separated scopes.
+    pub scope: String,
+    /// The client the token was issued to.
+    pub client_id: String,
+    /// Event tokens: the client that exchanged the user's token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
+    /// Event tokens: the order (event) the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_transaction_id: Option<String>,
+    /// Event tokens: lowercase hex SHA-256 of the event payload bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_payload_hash: Option<String>,
+}
+
+impl CompactJson for AccessTokenClaims {}
+
+impl AccessTokenClaims {
+    /// The token's scopes.
+    pub fn scopes(&self) -> Scopes {
+        Scopes::parse(&self.scope)
+    }
+
+    /// True for a token bound to one event (token exchange result). Such a token is only
+    /// ever accepted by the event consumer.
+    pub fn is_event_token(&self) -> bool {
+        self.event_payload_hash.is_some()
+            || self.order_transaction_id.is_some()
+            || self.scopes().contains(SCOPE_TRIGGER_PAYMENTS)
+    }
+}
+
+/// Claims of an RFC 7523 client assertion (`private_key_jwt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientAssertionClaims {
+    /// The client id.
+    pub iss: String,
+    /// The client id again.
+    pub sub: String,
+    /// The authorization server (issuer or token endpoint).
+    pub aud: Audience,
+    /// Expiry (Unix seconds).
+    pub exp: i64,
+    /// Issued at (Unix seconds).
+    #[serde(default)]
+    pub iat: Option<i64>,
+    /// Not before (Unix seconds).
+    #[serde(default)]
+    pub nbf: Option<i64>,
+    /// Unique id; never accepted twice.
+    pub jti: String,
+}
+
+impl CompactJson for ClientAssertionClaims {}
+
+/// A set of OAuth scopes (space-delimited, RFC 6749 §3.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scopes(BTreeSet<String>);
+
+impl Scopes {
+    /// Parses a space-delimited scope string; empty tokens are ignored.
+    pub fn parse(scope: &str) -> Self {
+        Self(
+            scope
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
+    /// True when `scope` is included.
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.contains(scope)
+    }
+
+    /// True when every scope of `self` is in `other`.
+    pub fn is_subset(&self, other: &Self) -> bool {
+        self.0.is_subset(&other.0)
+    }
+
+    /// True when no scope is present.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Iterates the scopes in sorted order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+}
+
+impl std::fmt::Display for Scopes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let joined: Vec<&str> = self.iter().collect();
+        f.write_str(&joined.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_parse_and_compare() {
+        let held = Scopes::parse("orders  payments");
+        assert!(Scopes::parse("orders").is_subset(&held));
+        assert!(!Scopes::parse("orders admin").is_subset(&held));
+        assert_eq!(held.to_string(), "orders payments");
+        assert!(Scopes::parse("").is_empty());
+    }
+
+    #[test]
+    fn audience_accepts_string_or_array() {
+        let one: Audience = serde_json::from_str(r#""orders""#).unwrap();
+        let many: Audience = serde_json::from_str(r#"["a","orders"]"#).unwrap();
+        assert!(one.contains("orders") && many.contains("orders") && !many.contains("x"));
+    }
+}

@@ -1,0 +1,273 @@
+//! gRPC authentication as a tower layer, shared by Orders and Payments.
+//!
+//! [`AuthLayer`] validates `authorization: Bearer <JWT>` on every call to a protected service
+//! (matched by path prefix, e.g. `/orders.v1.OrdersService/`), then enforces that service's
+//! scope. Health and reflection are not in the protected list and stay open. The validated
+//! [`Caller`] is put into the request extensions for handlers.
+//!
+//! | cause | status |
+//! |---|---|
+//! | no / malformed / unverifiable / expired token | `UNAUTHENTICATED` |
+//! | valid token, scope missing, or an event token (`trigger_payments`) | `PERMISSION_DENIED` |
+//! | JWKS unreachable for an unknown key | `UNAVAILABLE` |
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use tonic::{Status, body::Body};
+use tower::{Layer, Service};
+
+use crate::{
+    claims::{AccessTokenClaims, SCOPE_TRIGGER_PAYMENTS},
+    validator::{TokenError, TokenValidator},
+};
+
+/// The authenticated caller of a gRPC method.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The validated token claims.
+    pub claims: Arc<AccessTokenClaims>,
+}
+
+impl Caller {
+    /// The user (`sub`).
+    pub fn user_id(&self) -> &str {
+        &self.claims.sub
+    }
+
+    /// Reads the caller that [`AuthLayer`] attached to a request.
+    ///
+    /// A missing caller means the service was mounted without the layer: that is a
+    /// deployment bug, so it is refused rather than served anonymously.
+    pub fn from_request<T>(request: &tonic::Request<T>) -> Result<Self, Status> {
+        request
+            .extensions()
+            .get::<Self>()
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("missing credentials"))
+    }
+}
+
+/// A gRPC service (by path prefix) and the scope its callers need.
+#[derive(Debug, Clone)]
+pub struct ProtectedService {
+    /// Path prefix, e.g. `/orders.v1.OrdersService/`.
+    pub path_prefix: String,
+    /// Required scope, e.g. `orders`.
+    pub scope: String,
+}
+
+impl ProtectedService {
+    /// Protects the gRPC service `service_name` (e.g. `orders.v1.OrdersService`) with `scope`.
+    pub fn new(service_name: &str, scope: &str) -> Self {
+        Self {
+            path_prefix: format!("/{service_name}/"),
+            scope: scope.to_owned(),
+        }
+    }
+}
+
+/// Tower layer that authenticates calls to the protected services.
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    validator: TokenValidator,
+    protected: Arc<Vec<ProtectedService>>,
+}
+
+impl AuthLayer {
+    /// A layer validating with `validator` and protecting `protected`.
+    pub fn new(validator: TokenValidator, protected: Vec<ProtectedService>) -> Self {
+        Self {
+            validator,
+            protected: Arc::new(protected),
+        }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service produced by [`AuthLayer`].
+#[derive(Debug, Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    layer: AuthLayer,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<S> Service<http::Request<Body>> for AuthService<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        // Take the service that was polled ready and leave a fresh clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let path = request.uri().path();
+            let Some(protected) = layer
+                .protected
+                .iter()
+                .find(|p| path.starts_with(&p.path_prefix))
+            else {
+                return inner.call(request).await;
+            };
+            match authenticate(&layer.validator, request.headers(), &protected.scope).await {
+                Ok(caller) => {
+                    request.extensions_mut().insert(caller);
+                    inner.call(request).await
+                }
+                Err(status) => Ok(status.into_http()),
+            }
+        })
+    }
+}
+
+/// Validates the bearer token in `headers` and checks `scope`.
+pub async fn authenticate(
+    validator: &TokenValidator,
+    headers: &http::HeaderMap,
+    scope: &str,
+) -> Result<Caller, Status> {
+    let token = bearer_token(headers)?;
+    let claims = validator.validate(token).await.map_err(|error| {
+        tracing::info!(reason = error.reason(), %error, "rejected token");
+        token_error_status(&error)
+    })?;
+    authorize(&claims, scope)?;
+    Ok(Caller {
+        claims: Arc::new(claims),
+    })
+}
+
+/// Scope check for gRPC endpoints. Event tokens are refused everywhere here: they exist to
+/// trigger one payment through Kafka and nothing else.
+pub fn authorize(claims: &AccessTokenClaims, scope: &str) -> Result<(), Status> {
+    if claims.is_event_token() {
+        return Err(Status::permission_denied(format!(
+            "event tokens ({SCOPE_TRIGGER_PAYMENTS}) are not accepted by gRPC endpoints"
+        )));
+    }
+    if !claims.scopes().contains(scope) {
+        return Err(Status::permission_denied(format!(
+            "token lacks the {scope:?} scope"
+        )));
+    }
+    Ok(())
+}
+
+fn bearer_token(headers: &http::HeaderMap) -> Result<&str, Status> {
+    let value = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| Status::unauthenticated("missing authorization metadata (Bearer token)"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| Status::unauthenticated("authorization metadata is not ASCII"))?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
+        Status::unauthenticated("authorization metadata must be 'Bearer <token>'")
+    })?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(Status::unauthenticated(
+            "authorization metadata must be 'Bearer <token>'",
+        ));
+    }
+    Ok(token.trim())
+}
+
+fn token_error_status(error: &TokenError) -> Status {
+    if error.is_transient() {
+        Status::unavailable("token signing keys are temporarily unavailable")
+    } else {
+        // The reason is safe to reveal (it names the failed check, not any secret) and makes
+        // client-side debugging possible.
+        Status::unauthenticated(format!("invalid token: {}", error.reason()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::Audience;
+
+    fn claims(scope: &str) -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: "i".into(),
+            sub: "alice".into(),
+            aud: Audience::One("orders".into()),
+            exp: 0,
+            nbf: 0,
+            iat: 0,
+            jti: "j".into(),
+            scope: scope.into(),
+            client_id: "c".into(),
+            act: None,
+            order_transaction_id: None,
+            event_payload_hash: None,
+        }
+    }
+
+    #[test]
+    fn scope_rules() {
+        assert!(authorize(&claims("orders payments"), "orders").is_ok());
+        assert_eq!(
+            authorize(&claims("payments"), "orders").unwrap_err().code(),
+            tonic::Code::PermissionDenied
+        );
+        assert_eq!(
+            authorize(&claims("trigger_payments"), "orders")
+                .unwrap_err()
+                .code(),
+            tonic::Code::PermissionDenied
+        );
+        let mut event = claims("orders");
+        event.event_payload_hash = Some("00".into());
+        assert_eq!(
+            authorize(&event, "orders").unwrap_err().code(),
+            tonic::Code::PermissionDenied
+        );
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(
+            bearer_token(&h).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        h.insert("authorization", "Basic abc".parse().unwrap());
+        assert_eq!(
+            bearer_token(&h).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        h.insert("authorization", "Bearer  ".parse().unwrap());
+        assert_eq!(
+            bearer_token(&h).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        h.insert("authorization", "bearer abc".parse().unwrap());
+        assert_eq!(bearer_token(&h).unwrap(), "abc");
+    }
+}

@@ -1,0 +1,352 @@
+//! Access-token validation, in the order RFC 8725 asks for:
+//!
+//! 1. parse the header without trusting it: `alg` must be PS256 (checked before any key
+//!    lookup), `typ` must be `at+jwt`, a `kid` must be present;
+//! 2. select the key by `kid` from the [`JwksCache`] (one rate-limited refetch if unknown);
+//! 3. verify the signature, then `iss` (exact), `aud` (contains ours), `exp`/`nbf` with leeway.
+//!
+//! Authorization (scopes, event binding) is the caller's job; see [`crate::grpc`] and the
+//! event verifier.
+
+use std::time::Duration;
+
+use crate::{
+    claims::AccessTokenClaims,
+    jwks::{JwksCache, JwksError},
+    jws::{self, JwsError, UntrustedHeader},
+};
+
+/// Why a token was refused. [`TokenError::reason`] gives a stable snake_case name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a well-formed JWS / JWT.
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    /// `alg` is not PS256 (includes `none` and HS*).
+    #[error("algorithm {0:?} is not allowed")]
+    DisallowedAlgorithm(String),
+    /// `typ` is not `at+jwt`.
+    #[error("token type {0:?} is not at+jwt")]
+    WrongType(String),
+    /// No `kid` in the header.
+    #[error("token has no kid")]
+    MissingKeyId,
+    /// The `kid` is not in the issuer's JWKS.
+    #[error("unknown signing key {0:?}")]
+    UnknownKey(String),
+    /// The JWKS could not be fetched to look the `kid` up. Transient.
+    #[error("signing keys unavailable: {0}")]
+    KeysUnavailable(String),
+    /// The signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// `iss` is not the configured issuer.
+    #[error("wrong issuer {0:?}")]
+    WrongIssuer(String),
+    /// `aud` does not contain our audience.
+    #[error("token is not for this audience")]
+    WrongAudience,
+    /// `exp` has passed.
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future.
+    #[error("token not yet valid")]
+    NotYetValid,
+}
+
+impl TokenError {
+    /// A stable, machine-readable name for logs, metrics and dead-letter headers.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed_token",
+            Self::DisallowedAlgorithm(_) => "disallowed_algorithm",
+            Self::WrongType(_) => "wrong_token_type",
+            Self::MissingKeyId => "missing_kid",
+            Self::UnknownKey(_) => "unknown_key",
+            Self::KeysUnavailable(_) => "keys_unavailable",
+            Self::BadSignature => "bad_signature",
+            Self::WrongIssuer(_) => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::Expired => "token_expired",
+            Self::NotYetValid => "token_not_yet_valid",
+        }
+    }
+
+    /// True when retrying later may succeed (the JWKS was unreachable).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::KeysUnavailable(_))
+    }
+}
+
+impl From<JwsError> for TokenError {
+    fn from(error: JwsError) -> Self {
+        match error {
+            JwsError::Malformed(m) | JwsError::Signing(m) => Self::Malformed(m),
+            JwsError::DisallowedAlgorithm(alg) => Self::DisallowedAlgorithm(alg),
+            JwsError::BadSignature => Self::BadSignature,
+        }
+    }
+}
+
+/// What a validator checks tokens against.
+#[derive(Debug, Clone)]
+pub struct ValidatorConfig {
+    /// Exact expected `iss`.
+    pub issuer: String,
+    /// Audience that must appear in `aud`.
+    pub audience: String,
+    /// Clock skew allowed on `exp` and `nbf`.
+    pub leeway: Duration,
+}
+
+/// Validates access tokens against one issuer's JWKS. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct TokenValidator {
+    config: ValidatorConfig,
+    keys: JwksCache,
+}
+
+impl TokenValidator {
+    /// A validator using `keys` for signature verification.
+    pub fn new(config: ValidatorConfig, keys: JwksCache) -> Self {
+        Self { config, keys }
+    }
+
+    /// The key cache (for health checks and refreshes).
+    pub fn keys(&self) -> &JwksCache {
+        &self.keys
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ValidatorConfig {
+        &self.config
+    }
+
+    /// Fully validates `token` (signature, issuer, audience, lifetime) at the current time.
+    pub async fn validate(&self, token: &str) -> Result<AccessTokenClaims, TokenError> {
+        self.validate_at(token, crate::unix_now()).await
+    }
+
+    /// Like [`Self::validate`] at a given Unix time (for tests).
+    pub async fn validate_at(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<AccessTokenClaims, TokenError> {
+        let header = UntrustedHeader::parse(token)?;
+        if !header.is_access_token() {
+            return Err(TokenError::WrongType(header.typ.unwrap_or_default()));
+        }
+        let kid = header.kid.ok_or(TokenError::MissingKeyId)?;
+        let key = self.keys.key(&kid).await.map_err(|e| match e {
+            JwksError::UnknownKey(kid) => TokenError::UnknownKey(kid),
+            JwksError::Unavailable(why) => TokenError::KeysUnavailable(why),
+        })?;
+        let claims: AccessTokenClaims = jws::verify(token, &key)?;
+        self.check_claims(&claims, now)?;
+        Ok(claims)
+    }
+
+    fn check_claims(&self, claims: &AccessTokenClaims, now: i64) -> Result<(), TokenError> {
+        if claims.iss != self.config.issuer {
+            return Err(TokenError::WrongIssuer(claims.iss.clone()));
+        }
+        if !claims.aud.contains(&self.config.audience) {
+            return Err(TokenError::WrongAudience);
+        }
+        let leeway = i64::try_from(self.config.leeway.as_secs()).unwrap_or(i64::MAX);
+        if now > claims.exp.saturating_add(leeway) {
+            return Err(TokenError::Expired);
+        }
+        if now.saturating_add(leeway) < claims.nbf {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::{
+        claims::Audience,
+        keys::{JwkSet, SigningKey},
+    };
+
+    const ISS: &str = "http://issuer.test";
+
+    fn claims(now: i64) -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: ISS.into(),
+            sub: "alice".into(),
+            aud: Audience::Many(vec!["orders".into(), "payments".into()]),
+            exp: now + 60,
+            nbf: now,
+            iat: now,
+            jti: "j1".into(),
+            scope: "orders payments".into(),
+            client_id: "cli".into(),
+            act: None,
+            order_transaction_id: None,
+            event_payload_hash: None,
+        }
+    }
+
+    fn setup() -> (SigningKey, TokenValidator) {
+        let key = SigningKey::generate(2048).unwrap();
+        let validator = TokenValidator::new(
+            ValidatorConfig {
+                issuer: ISS.into(),
+                audience: "orders".into(),
+                leeway: Duration::from_secs(5),
+            },
+            JwksCache::fixed(JwkSet {
+                keys: vec![key.public_jwk()],
+            }),
+        );
+        (key, validator)
+    }
+
+    fn forge(header: &str, claims: &AccessTokenClaims, signature: &[u8]) -> String {
+        format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap()),
+            URL_SAFE_NO_PAD.encode(signature)
+        )
+    }
+
+    #[tokio::test]
+    async fn valid_token_passes_and_each_claim_check_can_fail() {
+        let (key, v) = setup();
+        let now = crate::unix_now();
+        let ok = jws::sign(&key, "at+jwt", &claims(now)).unwrap();
+        assert_eq!(v.validate_at(&ok, now).await.unwrap().sub, "alice");
+
+        let mut c = claims(now);
+        c.iss = "http://evil".into();
+        let t = jws::sign(&key, "at+jwt", &c).unwrap();
+        assert_eq!(
+            v.validate_at(&t, now).await,
+            Err(TokenError::WrongIssuer("http://evil".into()))
+        );
+
+        let mut c = claims(now);
+        c.aud = Audience::One("payments".into());
+        let t = jws::sign(&key, "at+jwt", &c).unwrap();
+        assert_eq!(v.validate_at(&t, now).await, Err(TokenError::WrongAudience));
+
+        assert_eq!(v.validate_at(&ok, now + 66).await, Err(TokenError::Expired));
+        assert!(v.validate_at(&ok, now + 64).await.is_ok(), "within leeway");
+        assert_eq!(
+            v.validate_at(&ok, now - 6).await,
+            Err(TokenError::NotYetValid)
+        );
+
+        let t = jws::sign(&key, "JWT", &claims(now)).unwrap();
+        assert_eq!(
+            v.validate_at(&t, now).await,
+            Err(TokenError::WrongType("JWT".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn alg_none_and_hs256_key_confusion_are_rejected_before_key_lookup() {
+        let (key, v) = setup();
+        let now = crate::unix_now();
+        let kid = key.kid();
+        let none = forge(
+            &format!(r#"{{"alg":"none","typ":"at+jwt","kid":"{kid}"}}"#),
+            &claims(now),
+            b"",
+        );
+        assert_eq!(
+            v.validate_at(&none, now).await,
+            Err(TokenError::DisallowedAlgorithm("none".into()))
+        );
+        // HS256 "signed" with the public key's JWK as the HMAC secret.
+        let secret = serde_json::to_vec(&key.public_jwk()).unwrap();
+        let header = format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{kid}"}}"#);
+        let body = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&header),
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(now)).unwrap())
+        );
+        let tag = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret),
+            body.as_bytes(),
+        );
+        let hs = format!("{body}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()));
+        assert_eq!(
+            v.validate_at(&hs, now).await,
+            Err(TokenError::DisallowedAlgorithm("HS256".into()))
+        );
+        let rs = forge(
+            &format!(r#"{{"alg":"RS256","typ":"at+jwt","kid":"{kid}"}}"#),
+            &claims(now),
+            b"x",
+        );
+        assert_eq!(
+            v.validate_at(&rs, now).await,
+            Err(TokenError::DisallowedAlgorithm("RS256".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn foreign_key_under_a_known_kid_and_tampering_fail_the_signature() {
+        let (key, v) = setup();
+        let now = crate::unix_now();
+        let foreign = SigningKey::generate(2048).unwrap();
+        // Sign with the foreign key, then splice in the trusted kid.
+        let token = jws::sign(&foreign, "at+jwt", &claims(now)).unwrap();
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        parts[0] = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"alg":"PS256","typ":"at+jwt","kid":"{}"}}"#,
+            key.kid()
+        ));
+        assert_eq!(
+            v.validate_at(&parts.join("."), now).await,
+            Err(TokenError::BadSignature)
+        );
+        // Unknown kid (the foreign key's own).
+        assert_eq!(
+            v.validate_at(&token, now).await,
+            Err(TokenError::UnknownKey(foreign.kid().into()))
+        );
+        // Tampered claims under a valid signature.
+        let ok = jws::sign(&key, "at+jwt", &claims(now)).unwrap();
+        let mut parts: Vec<String> = ok.split('.').map(str::to_owned).collect();
+        let mut c = claims(now);
+        c.sub = "mallory".into();
+        parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap());
+        assert_eq!(
+            v.validate_at(&parts.join("."), now).await,
+            Err(TokenError::BadSignature)
+        );
+        // No kid at all.
+        let nokid = forge(r#"{"alg":"PS256","typ":"at+jwt"}"#, &claims(now), b"x");
+        assert_eq!(
+            v.validate_at(&nokid, now).await,
+            Err(TokenError::MissingKeyId)
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        #[test]
+        fn arbitrary_input_never_panics_and_is_refused(input in ".{0,600}", bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let (_key, v) = SHARED.clone();
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            for candidate in [input.clone(), String::from_utf8_lossy(&bytes).into_owned(), format!("{input}.{input}.{input}")] {
+                let result = rt.block_on(v.validate(&candidate));
+                prop_assert!(result.is_err());
+            }
+        }
+    }
+
+    static SHARED: std::sync::LazyLock<(SigningKey, TokenValidator)> =
+        std::sync::LazyLock::new(setup);
+}

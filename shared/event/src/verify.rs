@@ -1,0 +1,189 @@
+//! Verification of a received `OrderCreated` record, in a fixed order where every failure has
+//! a stable reason name (used in dead-letter headers and metrics):
+//!
+//! 1. size limit (`oversized_record`); decode the envelope (`malformed_envelope`,
+//!    `unexpected_event_type`);
+//! 2. validate the token (the validator's reasons, e.g. `disallowed_algorithm`,
+//!    `unknown_key`, `bad_signature`, `token_expired`, `wrong_audience`);
+//! 3. scope `trigger_payments` (`insufficient_scope`);
+//! 4. SHA-256 of the received payload bytes, before decoding, equals `event_payload_hash`,
+//!    compared in constant time (`payload_hash_mismatch`);
+//! 5. decode `OrderCreated` (`malformed_payload`); its id equals the token claim and the record
+//!    key (`transaction_mismatch`); `user_id` equals `sub` (`subject_mismatch`); the total
+//!    recomputed from the items equals `total_minor` (`amount_mismatch`).
+
+use prost::Message;
+use subtle::ConstantTimeEq;
+use zte_auth::{AccessTokenClaims, TokenError, TokenValidator, claims::SCOPE_TRIGGER_PAYMENTS};
+use zte_proto::events::v1::{EventEnvelope, ORDER_CREATED_TYPE, OrderCreated};
+
+use crate::{payload_hash, total_minor};
+
+/// Why a record was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// The record is larger than the configured limit.
+    #[error("record of {0} bytes exceeds the limit")]
+    OversizedRecord(usize),
+    /// The value is missing or not an `EventEnvelope`.
+    #[error("malformed envelope: {0}")]
+    MalformedEnvelope(String),
+    /// `event_type` is not `events.v1.OrderCreated`.
+    #[error("unexpected event type {0:?}")]
+    UnexpectedEventType(String),
+    /// The token failed validation.
+    #[error("token rejected: {0}")]
+    Token(TokenError),
+    /// The token lacks `trigger_payments`.
+    #[error("token lacks the trigger_payments scope")]
+    InsufficientScope,
+    /// The payload bytes do not hash to the token's `event_payload_hash`.
+    #[error("payload hash does not match the token")]
+    PayloadHashMismatch,
+    /// The payload is not an `OrderCreated`.
+    #[error("malformed payload: {0}")]
+    MalformedPayload(String),
+    /// Order id differs between payload, token claim and record key.
+    #[error("transaction id mismatch: {0}")]
+    TransactionMismatch(String),
+    /// Payload `user_id` differs from the token's `sub`.
+    #[error("payload user does not match the token subject")]
+    SubjectMismatch,
+    /// The items do not add up to `total_minor` (or the sum overflows).
+    #[error("items do not add up to total_minor")]
+    AmountMismatch,
+}
+
+impl Rejection {
+    /// Stable snake_case reason name.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::OversizedRecord(_) => "oversized_record",
+            Self::MalformedEnvelope(_) => "malformed_envelope",
+            Self::UnexpectedEventType(_) => "unexpected_event_type",
+            Self::Token(e) => e.reason(),
+            Self::InsufficientScope => "insufficient_scope",
+            Self::PayloadHashMismatch => "payload_hash_mismatch",
+            Self::MalformedPayload(_) => "malformed_payload",
+            Self::TransactionMismatch(_) => "transaction_mismatch",
+            Self::SubjectMismatch => "subject_mismatch",
+            Self::AmountMismatch => "amount_mismatch",
+        }
+    }
+
+    /// True when the record may be valid and should be retried, not dead-lettered.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Token(e) if e.is_transient())
+    }
+}
+
+/// A record that passed every check.
+#[derive(Debug, Clone)]
+pub struct VerifiedEvent {
+    /// The decoded event.
+    pub order: OrderCreated,
+    /// The validated event token's claims.
+    pub claims: AccessTokenClaims,
+}
+
+/// Limits applied before any parsing.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifierLimits {
+    /// Largest record value accepted, in bytes.
+    pub max_record_bytes: usize,
+}
+
+impl Default for VerifierLimits {
+    fn default() -> Self {
+        Self {
+            max_record_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Verifies `OrderCreated` records. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EventVerifier {
+    validator: TokenValidator,
+    limits: VerifierLimits,
+}
+
+impl EventVerifier {
+    /// A verifier validating event tokens with `validator`.
+    pub fn new(validator: TokenValidator, limits: VerifierLimits) -> Self {
+        Self { validator, limits }
+    }
+
+    /// The token validator.
+    pub fn validator(&self) -> &TokenValidator {
+        &self.validator
+    }
+
+    /// Runs every check on one record (`key`, `value` as received).
+    pub async fn verify(
+        &self,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<VerifiedEvent, Rejection> {
+        let value = value.unwrap_or_default();
+        let size = value.len() + key.map_or(0, <[u8]>::len);
+        if size > self.limits.max_record_bytes {
+            return Err(Rejection::OversizedRecord(size));
+        }
+        if value.is_empty() {
+            return Err(Rejection::MalformedEnvelope("empty record value".into()));
+        }
+        let envelope = EventEnvelope::decode(value)
+            .map_err(|e| Rejection::MalformedEnvelope(e.to_string()))?;
+        if envelope.event_type != ORDER_CREATED_TYPE {
+            return Err(Rejection::UnexpectedEventType(truncate(
+                &envelope.event_type,
+            )));
+        }
+        let claims = self
+            .validator
+            .validate(&envelope.access_token)
+            .await
+            .map_err(Rejection::Token)?;
+        if !claims.scopes().contains(SCOPE_TRIGGER_PAYMENTS) {
+            return Err(Rejection::InsufficientScope);
+        }
+        // Hash the bytes exactly as received, before decoding them.
+        let received = payload_hash(&envelope.payload);
+        let claimed = claims.event_payload_hash.as_deref().unwrap_or_default();
+        if !bool::from(received.as_bytes().ct_eq(claimed.as_bytes())) {
+            return Err(Rejection::PayloadHashMismatch);
+        }
+        let order = OrderCreated::decode(envelope.payload.as_slice())
+            .map_err(|e| Rejection::MalformedPayload(e.to_string()))?;
+        if uuid::Uuid::parse_str(&order.order_transaction_id).is_err() {
+            return Err(Rejection::MalformedPayload(
+                "order_transaction_id is not a UUID".into(),
+            ));
+        }
+        if claims.order_transaction_id.as_deref() != Some(order.order_transaction_id.as_str()) {
+            return Err(Rejection::TransactionMismatch(
+                "payload and token claim differ".into(),
+            ));
+        }
+        if key != Some(order.order_transaction_id.as_bytes()) {
+            return Err(Rejection::TransactionMismatch(
+                "payload and record key differ".into(),
+            ));
+        }
+        if order.user_id != claims.sub {
+            return Err(Rejection::SubjectMismatch);
+        }
+        if order.items.is_empty()
+            || total_minor(&order.items) != Some(order.total_minor)
+            || order.total_minor <= 0
+        {
+            return Err(Rejection::AmountMismatch);
+        }
+        Ok(VerifiedEvent { order, claims })
+    }
+}
+
+fn truncate(value: &str) -> String {
+    value.chars().take(80).collect()
+}
