@@ -153,10 +153,21 @@ pub async fn authenticate(
     scope: &str,
 ) -> Result<Caller, Status> {
     let token = bearer_token(headers)?;
-    let claims = validator.validate(token).await.map_err(|error| {
+    let reject = |error: TokenError| {
         tracing::info!(reason = error.reason(), %error, "rejected token");
         token_error_status(&error)
-    })?;
+    };
+    let claims = validator
+        .verify_at(token, crate::unix_now())
+        .await
+        .map_err(reject)?;
+    // A genuine event token is refused for what it is, whichever audience it names.
+    if claims.is_event_token() {
+        return Err(authorize(&claims, scope)
+            .err()
+            .unwrap_or_else(|| Status::permission_denied("event token")));
+    }
+    validator.check_audience(&claims).map_err(reject)?;
     authorize(&claims, scope)?;
     Ok(Caller {
         claims: Arc::new(claims),

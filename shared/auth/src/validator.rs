@@ -133,6 +133,15 @@ impl TokenValidator {
         token: &str,
         now: i64,
     ) -> Result<AccessTokenClaims, TokenError> {
+        let claims = self.verify_at(token, now).await?;
+        self.check_audience(&claims)?;
+        Ok(claims)
+    }
+
+    /// Everything but the audience: header, key, signature, `iss`, `exp`/`nbf`. Used where a
+    /// verified token's other properties decide the error (an event token presented to a
+    /// gRPC endpoint is `PERMISSION_DENIED` whatever its audience).
+    pub async fn verify_at(&self, token: &str, now: i64) -> Result<AccessTokenClaims, TokenError> {
         let header = UntrustedHeader::parse(token)?;
         if !header.is_access_token() {
             return Err(TokenError::WrongType(header.typ.unwrap_or_default()));
@@ -143,16 +152,8 @@ impl TokenValidator {
             JwksError::Unavailable(why) => TokenError::KeysUnavailable(why),
         })?;
         let claims: AccessTokenClaims = jws::verify(token, &key)?;
-        self.check_claims(&claims, now)?;
-        Ok(claims)
-    }
-
-    fn check_claims(&self, claims: &AccessTokenClaims, now: i64) -> Result<(), TokenError> {
         if claims.iss != self.config.issuer {
-            return Err(TokenError::WrongIssuer(claims.iss.clone()));
-        }
-        if !claims.aud.contains(&self.config.audience) {
-            return Err(TokenError::WrongAudience);
+            return Err(TokenError::WrongIssuer(claims.iss));
         }
         let leeway = i64::try_from(self.config.leeway.as_secs()).unwrap_or(i64::MAX);
         if now > claims.exp.saturating_add(leeway) {
@@ -161,7 +162,16 @@ impl TokenValidator {
         if now.saturating_add(leeway) < claims.nbf {
             return Err(TokenError::NotYetValid);
         }
-        Ok(())
+        Ok(claims)
+    }
+
+    /// `aud` must contain the configured audience.
+    pub fn check_audience(&self, claims: &AccessTokenClaims) -> Result<(), TokenError> {
+        if claims.aud.contains(&self.config.audience) {
+            Ok(())
+        } else {
+            Err(TokenError::WrongAudience)
+        }
     }
 }
 
