@@ -15,7 +15,9 @@ use std::{
 use anyhow::{Context as _, bail};
 use tokio::process::{Child, Command};
 use tonic::transport::Channel;
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 use zte_testkit::{unique_name, wait_until};
 
 /// Demo users provisioned by the identity service in demo mode.
@@ -27,7 +29,10 @@ pub const DEMO_CLIENT: &str = "demo-cli";
 pub fn binaries_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("locating the current executable")?;
     // target/<profile>/deps/<test> or target/<profile>/<bin>
-    let mut dir = exe.parent().map(Path::to_path_buf).context("executable has no parent")?;
+    let mut dir = exe
+        .parent()
+        .map(Path::to_path_buf)
+        .context("executable has no parent")?;
     if dir.ends_with("deps") {
         dir.pop();
     }
@@ -72,7 +77,14 @@ impl ServiceProcess {
         envs: Vec<(String, String)>,
         log_path: PathBuf,
     ) -> anyhow::Result<Self> {
-        let mut process = Self { name: name.to_owned(), program, args, envs, log_path, child: None };
+        let mut process = Self {
+            name: name.to_owned(),
+            program,
+            args,
+            envs,
+            log_path,
+            child: None,
+        };
         process.start()?;
         Ok(process)
     }
@@ -86,7 +98,10 @@ impl ServiceProcess {
         let child = Command::new(&self.program)
             .args(&self.args)
             .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("RUST_LOG", std::env::var("E2E_RUST_LOG").unwrap_or_else(|_| "info,rdkafka=warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("E2E_RUST_LOG").unwrap_or_else(|_| "info,rdkafka=warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -110,7 +125,10 @@ impl ServiceProcess {
     /// Sends SIGKILL and waits for the process to be gone.
     pub async fn kill9(&mut self) -> anyhow::Result<()> {
         if let Some(mut child) = self.child.take() {
-            child.kill().await.with_context(|| format!("killing {}", self.name))?;
+            child
+                .kill()
+                .await
+                .with_context(|| format!("killing {}", self.name))?;
         }
         Ok(())
     }
@@ -118,10 +136,16 @@ impl ServiceProcess {
     /// Sends SIGTERM and waits up to `grace` for a clean exit (then SIGKILL). Returns the exit
     /// code if it exited by itself.
     pub async fn terminate(&mut self, grace: Duration) -> anyhow::Result<Option<i32>> {
-        let Some(mut child) = self.child.take() else { return Ok(None) };
+        let Some(mut child) = self.child.take() else {
+            return Ok(None);
+        };
         if let Some(pid) = child.id() {
             // `kill -TERM` keeps this crate free of unsafe FFI.
-            let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await;
         }
         match tokio::time::timeout(grace, child.wait()).await {
             Ok(status) => Ok(status?.code()),
@@ -142,7 +166,9 @@ impl ServiceProcess {
 
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// The last `lines` lines of the log (for failure messages).
@@ -154,28 +180,47 @@ impl ServiceProcess {
 }
 
 /// Waits until the gRPC health service at `addr` reports SERVING for `service`.
-pub async fn wait_grpc_serving(addr: SocketAddr, service: &str, timeout: Duration) -> anyhow::Result<()> {
+pub async fn wait_grpc_serving(
+    addr: SocketAddr,
+    service: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let endpoint = format!("http://{addr}");
-    wait_until(&format!("{service} at {addr} to be SERVING"), timeout, || {
-        let endpoint = endpoint.clone();
-        async move {
-            let channel = Channel::from_shared(endpoint).ok()?.connect().await.ok()?;
-            let response = HealthClient::new(channel)
-                .check(HealthCheckRequest { service: service.to_owned() })
-                .await
-                .ok()?;
-            (response.into_inner().status == ServingStatus::Serving as i32).then_some(())
-        }
-    })
+    wait_until(
+        &format!("{service} at {addr} to be SERVING"),
+        timeout,
+        || {
+            let endpoint = endpoint.clone();
+            async move {
+                let channel = Channel::from_shared(endpoint).ok()?.connect().await.ok()?;
+                let response = HealthClient::new(channel)
+                    .check(HealthCheckRequest {
+                        service: service.to_owned(),
+                    })
+                    .await
+                    .ok()?;
+                (response.into_inner().status == ServingStatus::Serving as i32).then_some(())
+            }
+        },
+    )
     .await
 }
 
 /// Waits until `url` answers 200.
 pub async fn wait_http_ok(url: &str, timeout: Duration) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
     wait_until(&format!("{url} to answer 200"), timeout, || {
         let request = http.get(url);
-        async move { request.send().await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
+        async move {
+            request
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+                .map(|_| ())
+        }
     })
     .await
 }
@@ -221,4 +266,230 @@ impl StackConfig {
     pub fn issuer(&self) -> String {
         format!("http://{}", self.identity_addr)
     }
+}
+
+/// The three services running against one broker, with their processes.
+#[derive(Debug)]
+pub struct Stack {
+    /// Names, ports and paths.
+    pub config: StackConfig,
+    /// The identity service.
+    pub identity: ServiceProcess,
+    /// The orders service.
+    pub orders: ServiceProcess,
+    /// The payments service.
+    pub payments: ServiceProcess,
+    _tempdir: Option<tempfile::TempDir>,
+}
+
+/// How long a service may take to report healthy.
+pub const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+impl Stack {
+    /// Starts a fresh stack (free ports, random topics, temp data dirs) on the test broker.
+    pub async fn start_for_test() -> anyhow::Result<Self> {
+        zte_testkit::init_test_logging();
+        let kafka = zte_testkit::kafka_bootstrap();
+        let tempdir = tempfile::Builder::new().prefix("zte-e2e-").tempdir()?;
+        let config = StackConfig::random(kafka, tempdir.path().to_path_buf())?;
+        zte_testkit::create_topic(&config.kafka, &config.topic, 3).await?;
+        zte_testkit::create_topic(&config.kafka, &config.dlq_topic, 1).await?;
+        let mut stack = Self::start(config).await?;
+        stack._tempdir = Some(tempdir);
+        Ok(stack)
+    }
+
+    /// Starts identity, payments and orders as configured and waits until all are healthy.
+    pub async fn start(config: StackConfig) -> anyhow::Result<Self> {
+        for dir in ["identity", "orders", "payments", "logs"] {
+            std::fs::create_dir_all(config.root.join(dir))?;
+        }
+        let logs = config.root.join("logs");
+        let client_key = config.root.join("orders/client-key.pk8");
+        let client_jwk = config.root.join("orders/client-jwk.json");
+        keygen(&client_key, &client_jwk).await?;
+
+        let identity = ServiceProcess::spawn(
+            "identity",
+            binary("identity")?,
+            identity_args(&config, &client_jwk),
+            vec![],
+            logs.join("identity.log"),
+        )?;
+        let payments = ServiceProcess::spawn(
+            "payments",
+            binary("payments")?,
+            payments_args(&config),
+            vec![],
+            logs.join("payments.log"),
+        )?;
+        let orders = ServiceProcess::spawn(
+            "orders",
+            binary("orders")?,
+            orders_args(&config, &client_key),
+            vec![],
+            logs.join("orders.log"),
+        )?;
+        let stack = Self {
+            config,
+            identity,
+            orders,
+            payments,
+            _tempdir: None,
+        };
+        stack.wait_healthy().await?;
+        Ok(stack)
+    }
+
+    /// Waits until identity answers `/healthz` and both gRPC services report SERVING.
+    pub async fn wait_healthy(&self) -> anyhow::Result<()> {
+        let context = |name: &str, process: &ServiceProcess| {
+            format!(
+                "{name} not healthy; log {}:\n{}",
+                process.log_path().display(),
+                process.log_tail(30)
+            )
+        };
+        wait_http_ok(&format!("{}/healthz", self.config.issuer()), START_TIMEOUT)
+            .await
+            .with_context(|| context("identity", &self.identity))?;
+        wait_grpc_serving(
+            self.config.payments_addr,
+            zte_proto::payments::v1::SERVICE_NAME,
+            START_TIMEOUT,
+        )
+        .await
+        .with_context(|| context("payments", &self.payments))?;
+        wait_grpc_serving(
+            self.config.orders_addr,
+            zte_proto::orders::v1::SERVICE_NAME,
+            START_TIMEOUT,
+        )
+        .await
+        .with_context(|| context("orders", &self.orders))?;
+        Ok(())
+    }
+
+    /// A gRPC channel to the orders service.
+    pub async fn orders_channel(&self) -> anyhow::Result<Channel> {
+        channel(self.config.orders_addr).await
+    }
+
+    /// A gRPC channel to the payments service.
+    pub async fn payments_channel(&self) -> anyhow::Result<Channel> {
+        channel(self.config.payments_addr).await
+    }
+
+    /// A fresh user token for a demo user (password grant, `orders payments`).
+    pub async fn user_token(&self, user: &str, password: &str) -> anyhow::Result<String> {
+        user_token(&self.config.issuer(), user, password).await
+    }
+}
+
+/// Connects a gRPC channel to `addr`.
+pub async fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
+    Ok(Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?)
+}
+
+/// Gets a user token from the identity service at `issuer` with the password grant.
+pub async fn user_token(issuer: &str, user: &str, password: &str) -> anyhow::Result<String> {
+    let response = reqwest::Client::new()
+        .post(format!("{issuer}/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", DEMO_CLIENT),
+            ("username", user),
+            ("password", password),
+            ("scope", "orders payments"),
+        ])
+        .send()
+        .await?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await?;
+    if !status.is_success() {
+        bail!("password grant for {user} failed: {status} {body}");
+    }
+    body.get("access_token")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .context("token response without access_token")
+}
+
+/// Runs `orders keygen` to create the Orders client key and its public JWK.
+pub async fn keygen(client_key: &Path, public_jwk: &Path) -> anyhow::Result<()> {
+    let output = Command::new(binary("orders")?)
+        .arg("keygen")
+        .arg("--client-key")
+        .arg(client_key)
+        .arg("--public-jwk")
+        .arg(public_jwk)
+        .output()
+        .await?;
+    if !output.status.success() {
+        bail!(
+            "orders keygen failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+fn s(value: impl ToString) -> String {
+    value.to_string()
+}
+
+fn identity_args(config: &StackConfig, client_jwk: &Path) -> Vec<String> {
+    vec![
+        s("--listen"),
+        s(config.identity_addr),
+        s("--issuer"),
+        config.issuer(),
+        s("--data-dir"),
+        s(config.root.join("identity").display()),
+        s("--demo"),
+        s("--orders-client-jwk"),
+        s(client_jwk.display()),
+    ]
+}
+
+fn payments_args(config: &StackConfig) -> Vec<String> {
+    vec![
+        s("--listen"),
+        s(config.payments_addr),
+        s("--kafka-bootstrap"),
+        config.kafka.clone(),
+        s("--topic"),
+        config.topic.clone(),
+        s("--dlq-topic"),
+        config.dlq_topic.clone(),
+        s("--group-id"),
+        config.group.clone(),
+        s("--data-dir"),
+        s(config.root.join("payments").display()),
+        s("--issuer"),
+        config.issuer(),
+        s("--jwks-refresh-cooldown"),
+        s("1s"),
+    ]
+}
+
+fn orders_args(config: &StackConfig, client_key: &Path) -> Vec<String> {
+    vec![
+        s("--listen"),
+        s(config.orders_addr),
+        s("--kafka-bootstrap"),
+        config.kafka.clone(),
+        s("--topic"),
+        config.topic.clone(),
+        s("--data-dir"),
+        s(config.root.join("orders").display()),
+        s("--issuer"),
+        config.issuer(),
+        s("--client-key"),
+        s(client_key.display()),
+        s("--publish-timeout"),
+        s("10s"),
+    ]
 }
