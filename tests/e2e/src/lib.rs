@@ -493,3 +493,184 @@ fn orders_args(config: &StackConfig, client_key: &Path) -> Vec<String> {
         s("10s"),
     ]
 }
+
+/// Small gRPC and Kafka helpers for the tests and the demo.
+pub mod client {
+    use std::time::Duration;
+
+    use anyhow::Context as _;
+    use rdkafka::{
+        ClientConfig,
+        producer::{FutureProducer, FutureRecord},
+    };
+    use tonic::{Request, Status, transport::Channel};
+    use zte_proto::{
+        orders::v1::{
+            CreateOrderRequest, GetOrderRequest, ListOrdersRequest, Order, OrderItem,
+            orders_service_client::OrdersServiceClient,
+        },
+        payments::v1::{
+            GetPaymentRequest, ListPaymentsRequest, Payment,
+            payments_service_client::PaymentsServiceClient,
+        },
+    };
+
+    /// Wraps `message` in a request with `authorization: Bearer <token>` (if any).
+    pub fn authed<T>(message: T, token: Option<&str>) -> Request<T> {
+        let mut request = Request::new(message);
+        if let Some(Ok(value)) = token.map(|t| format!("Bearer {t}").parse()) {
+            request.metadata_mut().insert("authorization", value);
+        }
+        request
+    }
+
+    /// A simple valid order request with a random request id.
+    pub fn order_request(items: &[(&str, u32, i64)]) -> CreateOrderRequest {
+        CreateOrderRequest {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            items: items
+                .iter()
+                .map(|(sku, quantity, price)| OrderItem {
+                    sku: (*sku).to_owned(),
+                    quantity: *quantity,
+                    unit_price_minor: *price,
+                })
+                .collect(),
+            currency: "EUR".into(),
+        }
+    }
+
+    /// Creates an order as the holder of `token`.
+    pub async fn create_order(
+        channel: &Channel,
+        token: &str,
+        request: CreateOrderRequest,
+    ) -> Result<Order, Status> {
+        let response = OrdersServiceClient::new(channel.clone())
+            .create_order(authed(request, Some(token)))
+            .await?;
+        response
+            .into_inner()
+            .order
+            .ok_or_else(|| Status::internal("no order in response"))
+    }
+
+    /// Reads an order.
+    pub async fn get_order(
+        channel: &Channel,
+        token: Option<&str>,
+        id: &str,
+    ) -> Result<Order, Status> {
+        let request = GetOrderRequest {
+            order_transaction_id: id.to_owned(),
+        };
+        let response = OrdersServiceClient::new(channel.clone())
+            .get_order(authed(request, token))
+            .await?;
+        response
+            .into_inner()
+            .order
+            .ok_or_else(|| Status::internal("no order in response"))
+    }
+
+    /// Lists all of the caller's orders (following pages).
+    pub async fn list_orders(channel: &Channel, token: &str) -> Result<Vec<Order>, Status> {
+        let mut client = OrdersServiceClient::new(channel.clone());
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = ListOrdersRequest {
+                page_size: 100,
+                page_token: page_token.clone(),
+            };
+            let page = client
+                .list_orders(authed(request, Some(token)))
+                .await?
+                .into_inner();
+            all.extend(page.orders);
+            if page.next_page_token.is_empty() {
+                return Ok(all);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// Reads a payment.
+    pub async fn get_payment(
+        channel: &Channel,
+        token: Option<&str>,
+        id: &str,
+    ) -> Result<Payment, Status> {
+        let request = GetPaymentRequest {
+            order_transaction_id: id.to_owned(),
+        };
+        let response = PaymentsServiceClient::new(channel.clone())
+            .get_payment(authed(request, token))
+            .await?;
+        response
+            .into_inner()
+            .payment
+            .ok_or_else(|| Status::internal("no payment in response"))
+    }
+
+    /// Lists all of the caller's payments (following pages).
+    pub async fn list_payments(channel: &Channel, token: &str) -> Result<Vec<Payment>, Status> {
+        let mut client = PaymentsServiceClient::new(channel.clone());
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = ListPaymentsRequest {
+                page_size: 100,
+                page_token: page_token.clone(),
+            };
+            let page = client
+                .list_payments(authed(request, Some(token)))
+                .await?
+                .into_inner();
+            all.extend(page.payments);
+            if page.next_page_token.is_empty() {
+                return Ok(all);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// Waits until the payment for `id` is visible.
+    pub async fn wait_payment(
+        channel: &Channel,
+        token: &str,
+        id: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Payment> {
+        zte_testkit::wait_until(&format!("payment for {id}"), timeout, || async {
+            get_payment(channel, Some(token), id).await.ok()
+        })
+        .await
+    }
+
+    /// A plain producer, as an insider with broker access would use to inject records.
+    pub fn raw_producer(bootstrap: &str) -> anyhow::Result<FutureProducer> {
+        ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("message.max.bytes", "1000000")
+            .create()
+            .context("creating producer")
+    }
+
+    /// Produces `value` under `key` to `topic` and waits for the delivery report.
+    pub async fn inject(
+        producer: &FutureProducer,
+        topic: &str,
+        key: &[u8],
+        value: &[u8],
+    ) -> anyhow::Result<()> {
+        producer
+            .send(
+                FutureRecord::to(topic).key(key).payload(value),
+                Duration::from_secs(30),
+            )
+            .await
+            .map_err(|(error, _)| anyhow::anyhow!("inject failed: {error}"))?;
+        Ok(())
+    }
+}
