@@ -674,3 +674,134 @@ pub mod client {
         Ok(())
     }
 }
+
+/// Forging and inspecting tokens and events the way an insider would.
+pub mod forge {
+    use std::path::Path;
+
+    use anyhow::{Context as _, bail};
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    use prost::Message as _;
+    use zte_auth::{AccessTokenClaims, Actor, SigningKey, claims::Audience, jws};
+    use zte_proto::events::v1::{EventEnvelope, OrderCreated, OrderItem};
+
+    /// The `kid` in a compact JWS header.
+    pub fn kid_of(token: &str) -> anyhow::Result<String> {
+        let header = zte_auth::jws::UntrustedHeader::parse(token)?;
+        header.kid.context("token has no kid")
+    }
+
+    /// The (unverified) claims of a compact JWS.
+    pub fn claims_of(token: &str) -> anyhow::Result<AccessTokenClaims> {
+        let payload = token.split('.').nth(1).context("not a compact JWS")?;
+        Ok(serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload)?)?)
+    }
+
+    /// Finds the signing key with `kid` among the PKCS#8 files under `dir` (the identity
+    /// service's data directory): the test plays an insider who stole the key file.
+    pub fn find_signing_key(dir: &Path, kid: &str) -> anyhow::Result<SigningKey> {
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir)? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Some(key) = SigningKey::load(&path).ok().filter(|k| k.kid() == kid) {
+                    return Ok(key);
+                }
+            }
+        }
+        bail!("no key file with kid {kid} under {}", dir.display())
+    }
+
+    /// A fresh, internally consistent `OrderCreated` for `user`.
+    pub fn order_created(user: &str) -> OrderCreated {
+        OrderCreated {
+            order_transaction_id: uuid::Uuid::new_v4().to_string(),
+            user_id: user.to_owned(),
+            created_at: Some(prost_types::Timestamp {
+                seconds: zte_auth::unix_now(),
+                nanos: 0,
+            }),
+            items: vec![OrderItem {
+                sku: "FORGED-1".into(),
+                quantity: 3,
+                unit_price_minor: 700,
+            }],
+            currency: "EUR".into(),
+            total_minor: 2_100,
+        }
+    }
+
+    /// Event-token claims binding `order` (payload hash `hash`), as identity would issue them.
+    pub fn event_claims(issuer: &str, order: &OrderCreated, hash: &str) -> AccessTokenClaims {
+        let now = zte_auth::unix_now();
+        AccessTokenClaims {
+            iss: issuer.to_owned(),
+            sub: order.user_id.clone(),
+            aud: Audience::One("payments-service".into()),
+            exp: now + 3_600,
+            nbf: now - 5,
+            iat: now - 5,
+            jti: uuid::Uuid::new_v4().to_string(),
+            scope: "trigger_payments".into(),
+            client_id: "orders-service".into(),
+            act: Some(Actor {
+                sub: "orders-service".into(),
+            }),
+            order_transaction_id: Some(order.order_transaction_id.clone()),
+            event_payload_hash: Some(hash.to_owned()),
+        }
+    }
+
+    /// Signs `claims` with `key` (PS256, `at+jwt`).
+    pub fn sign(key: &SigningKey, claims: &AccessTokenClaims) -> anyhow::Result<String> {
+        Ok(jws::sign(key, "at+jwt", claims)?)
+    }
+
+    /// A token with an arbitrary raw header and signature (for `alg: none`, HS256, …).
+    pub fn raw_token(
+        header_json: &str,
+        claims: &AccessTokenClaims,
+        signature: &[u8],
+    ) -> anyhow::Result<String> {
+        Ok(format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(header_json),
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?),
+            URL_SAFE_NO_PAD.encode(signature)
+        ))
+    }
+
+    /// An HS256 token whose HMAC secret is the public JWK (the classic key-confusion attack).
+    pub fn hs256_with_public_key(
+        kid: &str,
+        public_jwk_json: &[u8],
+        claims: &AccessTokenClaims,
+    ) -> anyhow::Result<String> {
+        let header = format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{kid}"}}"#);
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?)
+        );
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, public_jwk_json);
+        let tag = ring::hmac::sign(&key, input.as_bytes());
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref())))
+    }
+
+    /// The record value for `payload` with `token`.
+    pub fn envelope(payload: &[u8], token: &str) -> Vec<u8> {
+        EventEnvelope {
+            event_type: zte_proto::events::v1::ORDER_CREATED_TYPE.into(),
+            payload: payload.to_vec(),
+            access_token: token.to_owned(),
+        }
+        .encode_to_vec()
+    }
+
+    /// Decodes a record value as an envelope.
+    pub fn decode_envelope(value: &[u8]) -> anyhow::Result<EventEnvelope> {
+        Ok(EventEnvelope::decode(value)?)
+    }
+}
