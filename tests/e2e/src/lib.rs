@@ -244,6 +244,8 @@ pub struct StackConfig {
     pub payments_addr: SocketAddr,
     /// Root of the data dirs and logs.
     pub root: PathBuf,
+    /// How long Orders waits for Kafka's delivery report.
+    pub publish_timeout: Duration,
 }
 
 impl StackConfig {
@@ -259,6 +261,7 @@ impl StackConfig {
             orders_addr: SocketAddr::from(([127, 0, 0, 1], free_port()?)),
             payments_addr: SocketAddr::from(([127, 0, 0, 1], free_port()?)),
             root,
+            publish_timeout: Duration::from_secs(10),
         })
     }
 
@@ -288,10 +291,18 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(90);
 impl Stack {
     /// Starts a fresh stack (free ports, random topics, temp data dirs) on the test broker.
     pub async fn start_for_test() -> anyhow::Result<Self> {
+        Self::start_for_test_with(zte_testkit::kafka_bootstrap(), |_| {}).await
+    }
+
+    /// Like [`Self::start_for_test`] on broker `kafka`, with `adjust` applied to the config.
+    pub async fn start_for_test_with(
+        kafka: String,
+        adjust: impl FnOnce(&mut StackConfig),
+    ) -> anyhow::Result<Self> {
         zte_testkit::init_test_logging();
-        let kafka = zte_testkit::kafka_bootstrap();
         let tempdir = tempfile::Builder::new().prefix("zte-e2e-").tempdir()?;
-        let config = StackConfig::random(kafka, tempdir.path().to_path_buf())?;
+        let mut config = StackConfig::random(kafka, tempdir.path().to_path_buf())?;
+        adjust(&mut config);
         zte_testkit::create_topic(&config.kafka, &config.topic, 3).await?;
         zte_testkit::create_topic(&config.kafka, &config.dlq_topic, 1).await?;
         let mut stack = Self::start(config).await?;
@@ -490,7 +501,7 @@ fn orders_args(config: &StackConfig, client_key: &Path) -> Vec<String> {
         s("--client-key"),
         s(client_key.display()),
         s("--publish-timeout"),
-        s("10s"),
+        format!("{}ms", config.publish_timeout.as_millis()),
     ]
 }
 
@@ -679,7 +690,7 @@ pub mod client {
 pub mod forge {
     use std::path::Path;
 
-    use anyhow::{Context as _, bail};
+    use anyhow::Context as _;
     use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
     use prost::Message as _;
     use zte_auth::{AccessTokenClaims, Actor, SigningKey, claims::Audience, jws};
@@ -697,21 +708,30 @@ pub mod forge {
         Ok(serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload)?)?)
     }
 
-    /// Finds the signing key with `kid` among the PKCS#8 files under `dir` (the identity
-    /// service's data directory): the test plays an insider who stole the key file.
-    pub fn find_signing_key(dir: &Path, kid: &str) -> anyhow::Result<SigningKey> {
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(dir) = stack.pop() {
+    /// Every PKCS#8 signing key under `dir` (the identity service's data directory): the test
+    /// plays an insider who stole the key files.
+    pub fn signing_keys(dir: &Path) -> anyhow::Result<Vec<SigningKey>> {
+        let mut keys = Vec::new();
+        let mut dirs = vec![dir.to_path_buf()];
+        while let Some(dir) = dirs.pop() {
             for entry in std::fs::read_dir(&dir)? {
                 let path = entry?.path();
                 if path.is_dir() {
-                    stack.push(path);
-                } else if let Some(key) = SigningKey::load(&path).ok().filter(|k| k.kid() == kid) {
-                    return Ok(key);
+                    dirs.push(path);
+                } else if let Ok(key) = SigningKey::load(&path) {
+                    keys.push(key);
                 }
             }
         }
-        bail!("no key file with kid {kid} under {}", dir.display())
+        Ok(keys)
+    }
+
+    /// The signing key with `kid` under `dir`.
+    pub fn find_signing_key(dir: &Path, kid: &str) -> anyhow::Result<SigningKey> {
+        signing_keys(dir)?
+            .into_iter()
+            .find(|k| k.kid() == kid)
+            .with_context(|| format!("no key file with kid {kid} under {}", dir.display()))
     }
 
     /// A fresh, internally consistent `OrderCreated` for `user`.
@@ -803,5 +823,72 @@ pub mod forge {
     /// Decodes a record value as an envelope.
     pub fn decode_envelope(value: &[u8]) -> anyhow::Result<EventEnvelope> {
         Ok(EventEnvelope::decode(value)?)
+    }
+}
+
+/// A broker of a test's own (for fault tests that stop and restart Kafka), started with the
+/// project script on a free port and a private run directory. Stopped when dropped.
+#[derive(Debug)]
+pub struct PrivateBroker {
+    port: u16,
+    controller_port: u16,
+    run_dir: tempfile::TempDir,
+}
+
+impl PrivateBroker {
+    /// Starts a broker on a free loopback port.
+    pub async fn start() -> anyhow::Result<Self> {
+        let run_dir = tempfile::Builder::new().prefix("zte-kafka-").tempdir()?;
+        let broker = Self {
+            port: free_port()?,
+            controller_port: free_port()?,
+            run_dir,
+        };
+        broker.script("start").await?;
+        Ok(broker)
+    }
+
+    /// `host:port` of this broker.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the broker (clean shutdown), keeping its data.
+    pub async fn stop(&self) -> anyhow::Result<()> {
+        self.script("stop").await
+    }
+
+    /// Starts it again on the same port with the same data.
+    pub async fn restart(&self) -> anyhow::Result<()> {
+        self.script("start").await
+    }
+
+    async fn script(&self, command: &str) -> anyhow::Result<()> {
+        let mut cmd = Command::new("bash");
+        cmd.arg(zte_testkit::repo_root().join("scripts/kafka.sh"))
+            .arg(command)
+            .env("KAFKA_PORT", self.port.to_string())
+            .env("KAFKA_CONTROLLER_PORT", self.controller_port.to_string())
+            .env("KAFKA_RUN_DIR", self.run_dir.path());
+        let output = cmd.output().await?;
+        if !output.status.success() {
+            bail!(
+                "kafka.sh {command} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        // Best effort, synchronous: the broker is a separate JVM that would outlive the test.
+        let _ = std::process::Command::new("bash")
+            .arg(zte_testkit::repo_root().join("scripts/kafka.sh"))
+            .arg("stop")
+            .env("KAFKA_PORT", self.port.to_string())
+            .env("KAFKA_RUN_DIR", self.run_dir.path())
+            .output();
     }
 }

@@ -63,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
         orders_addr: args.orders_addr,
         payments_addr: args.payments_addr,
         root: root.clone(),
+        publish_timeout: Duration::from_secs(10),
     };
     zte_testkit::create_topic(&config.kafka, &config.topic, 3).await?;
     zte_testkit::create_topic(&config.kafka, &config.dlq_topic, 1).await?;
