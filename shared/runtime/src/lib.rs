@@ -96,3 +96,58 @@ pub fn at_least_once_consumer_config(
         .set("socket.connection.setup.timeout.ms", "5000");
     config
 }
+
+/// Parses a duration setting: `250ms`, `10s`, `5m` or a bare number of seconds. Shared so
+/// every service accepts the same forms (use as a clap `value_parser`).
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{value:?} is not a duration like 250ms, 10s or 5m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(number)),
+        "" | "s" => Ok(Duration::from_secs(number)),
+        "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
+        _ => Err(format!("{value:?} has an unknown unit (use ms, s or m)")),
+    }
+}
+
+/// True for a legal Kafka topic name: 1 to 249 of `[A-Za-z0-9._-]`, not `.` or `..`.
+pub fn is_topic_name(topic: &str) -> bool {
+    !topic.is_empty()
+        && topic.len() <= 249
+        && topic != "."
+        && topic != ".."
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_bad_ones_are_named() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("10h").unwrap_err().contains("unit"));
+        assert!(parse_duration("ms").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn topic_names_follow_kafka_rules() {
+        assert!(is_topic_name("orders.order-created.v1"));
+        assert!(!is_topic_name(""));
+        assert!(!is_topic_name(".."));
+        assert!(!is_topic_name("bad topic"));
+        assert!(!is_topic_name(&"a".repeat(250)));
+    }
+}
