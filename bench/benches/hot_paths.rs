@@ -9,7 +9,8 @@ use std::{hint::black_box, time::Duration};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use zte_auth::{
-    AccessTokenClaims, JwkSet, JwksCache, SigningKey, TokenValidator, ValidatorConfig, claims::Audience, jws,
+    AccessTokenClaims, JwkSet, JwksCache, SigningKey, TokenValidator, ValidatorConfig,
+    claims::Audience, jws,
 };
 use zte_event::{EventVerifier, VerifierLimits, encode_order_created, envelope};
 use zte_proto::events::v1::{OrderCreated, OrderItem};
@@ -20,9 +21,16 @@ fn order(id: &str) -> OrderCreated {
     OrderCreated {
         order_transaction_id: id.to_owned(),
         user_id: "demouser".into(),
-        created_at: Some(prost_types::Timestamp { seconds: 1_790_000_000, nanos: 123_000_000 }),
+        created_at: Some(prost_types::Timestamp {
+            seconds: 1_790_000_000,
+            nanos: 123_000_000,
+        }),
         items: (0..3)
-            .map(|i| OrderItem { sku: format!("SKU-{i}"), quantity: 2, unit_price_minor: 1_250 })
+            .map(|i| OrderItem {
+                sku: format!("SKU-{i}"),
+                quantity: 2,
+                unit_price_minor: 1_250,
+            })
             .collect(),
         currency: "EUR".into(),
         total_minor: 7_500,
@@ -41,7 +49,9 @@ fn event_claims(id: &str, hash: &str) -> AccessTokenClaims {
         jti: uuid::Uuid::new_v4().to_string(),
         scope: "trigger_payments".into(),
         client_id: "orders-service".into(),
-        act: Some(zte_auth::Actor { sub: "orders-service".into() }),
+        act: Some(zte_auth::Actor {
+            sub: "orders-service".into(),
+        }),
         order_transaction_id: Some(id.to_owned()),
         event_payload_hash: Some(hash.to_owned()),
     }
@@ -50,17 +60,27 @@ fn event_claims(id: &str, hash: &str) -> AccessTokenClaims {
 fn benches(c: &mut Criterion) {
     let key = SigningKey::generate(2048).expect("keygen");
     let validator = TokenValidator::new(
-        ValidatorConfig { issuer: ISSUER.into(), audience: "payments-service".into(), leeway: Duration::from_secs(30) },
-        JwksCache::fixed(JwkSet { keys: vec![key.public_jwk()] }),
+        ValidatorConfig {
+            issuer: ISSUER.into(),
+            audience: "payments-service".into(),
+            leeway: Duration::from_secs(30),
+        },
+        JwksCache::fixed(JwkSet {
+            keys: vec![key.public_jwk()],
+        }),
     );
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     let id = uuid::Uuid::new_v4().to_string();
     let event = order(&id);
     let encoded = encode_order_created(&event);
     let claims = event_claims(&id, &encoded.payload_hash);
     let token = jws::sign(&key, "at+jwt", &claims).expect("sign");
     // Warm the cache.
-    runtime.block_on(validator.validate(&token)).expect("valid token");
+    runtime
+        .block_on(validator.validate(&token))
+        .expect("valid token");
     let record = envelope(&encoded, &token);
     let verifier = EventVerifier::new(validator.clone(), VerifierLimits::default());
 
@@ -76,12 +96,20 @@ fn benches(c: &mut Criterion) {
     group.bench_function("raw_ps256_verify", |b| {
         b.iter(|| {
             components
-                .verify(&ring::signature::RSA_PSS_2048_8192_SHA256, black_box(signing_input.as_bytes()), &signature)
+                .verify(
+                    &ring::signature::RSA_PSS_2048_8192_SHA256,
+                    black_box(signing_input.as_bytes()),
+                    &signature,
+                )
                 .expect("verifies")
         })
     });
     group.bench_function("validate_warm_jwks", |b| {
-        b.iter(|| runtime.block_on(validator.validate(black_box(&token))).expect("valid"))
+        b.iter(|| {
+            runtime
+                .block_on(validator.validate(black_box(&token)))
+                .expect("valid")
+        })
     });
     group.bench_function("raw_ps256_sign", |b| {
         b.iter(|| jws::sign(&key, "at+jwt", black_box(&claims)).expect("signs"))
@@ -89,7 +117,9 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("event");
-    group.bench_function("encode_and_hash", |b| b.iter(|| encode_order_created(black_box(&event))));
+    group.bench_function("encode_and_hash", |b| {
+        b.iter(|| encode_order_created(black_box(&event)))
+    });
     group.bench_function("verify_record_full", |b| {
         b.iter(|| {
             runtime
@@ -102,7 +132,9 @@ fn benches(c: &mut Criterion) {
 
 fn base64_url_decode(value: &str) -> Vec<u8> {
     use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value).expect("base64url")
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(value)
+        .expect("base64url")
 }
 
 criterion_group! {
