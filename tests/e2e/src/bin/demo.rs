@@ -162,9 +162,10 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "\nThe stack keeps running; try the grpcurl walkthrough in the README. Ctrl-C stops it.\nUser token for demouser (15 min):\n{token}"
+        "\nUser token for demouser (15 min):\n{token}\n\nThe stack keeps running; try the grpcurl walkthrough in the README. Ctrl-C stops it."
     );
-    tokio::signal::ctrl_c().await?;
+    // SIGTERM as well as Ctrl-C: dropping the stack stops the services it started.
+    zte_runtime::shutdown_signal().await;
     println!("Stopping ...");
     Ok(())
 }
