@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Validates the Kubernetes manifests offline: renders the kustomize base (kustomize installed
+# with `go install`, pinned) and checks every resource against the Kubernetes JSON schemas
+# bundled in the `kubernetes-validate` package (strict), the Strimzi KafkaTopic schema in
+# k8s/schemas/, and the project's rules (validate.py), then proves the checks can fail
+# (--self-test). kubeconform is not used because it downloads its schemas at run time.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+KUSTOMIZE_VERSION=v5.7.1
+
+export GOBIN="$ROOT/.cache/go-tools/bin"
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+if [[ ! -x "$GOBIN/kustomize" || "$("$GOBIN/kustomize" version 2>/dev/null)" != "$KUSTOMIZE_VERSION" ]]; then
+  go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+fi
+
+VENV="$ROOT/.cache/k8s-validate/venv"
+[[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+stamp="$VENV/.requirements.sha256"
+want="$(sha256sum "$HERE/requirements.txt" | cut -d' ' -f1)"
+if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$HERE/requirements.txt"
+  echo "$want" > "$stamp"
+fi
+
+rendered="$(mktemp)"
+trap 'rm -f "$rendered"' EXIT
+"$GOBIN/kustomize" build "$HERE/base" > "$rendered"
+PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" "$HERE/validate.py" --self-test "$rendered"
