@@ -7,12 +7,15 @@
 //! - [`jwks`]: the JWKS cache (refresh on unknown `kid`, rate-limited, survives outages).
 //! - [`validator`]: the full validation pipeline with one named error per failure.
 //! - [`grpc`]: the tower layer that authenticates gRPC calls and the scope check.
+//! - [`oauth_client`]: token-endpoint client (password grant, token exchange with a
+//!   `private_key_jwt` client assertion) and public-JWK files for client registration.
 
 pub mod claims;
 pub mod grpc;
 pub mod jwks;
 pub mod jws;
 pub mod keys;
+pub mod oauth_client;
 pub mod validator;
 
 pub use claims::{AccessTokenClaims, Actor, ClientAssertionClaims, Scopes};
