@@ -22,3 +22,9 @@ trap cleanup EXIT
 
 echo "== cargo test (Kafka at $KAFKA_BOOTSTRAP_SERVERS)"
 cargo test --workspace --all-targets --no-fail-fast
+
+echo "== ecosystem: Python and Go clients (hash vectors), Kubernetes and compose validation"
+scripts/test-ecosystem.sh
+
+echo "== live stack: grpcurl walkthrough, health probes, Python and Go full flows"
+scripts/test-live.sh
