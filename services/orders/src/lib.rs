@@ -1,0 +1,52 @@
+//! The Orders service: `orders.v1.OrdersService` over gRPC, and the publisher of
+//! token-bound `OrderCreated` events.
+//!
+//! Every call is authenticated ([`zte_auth::AuthLayer`], scope `orders`). CreateOrder
+//! validates, encodes the event once, exchanges the caller's token for an event token bound
+//! to the hash of those bytes, writes an outbox row, publishes to Kafka with an idempotent
+//! producer and waits for the delivery report before the order becomes visible.
+//!
+//! - [`config`]: flags and environment variables.
+//! - [`validate`]: pure input validation with field-named violations.
+//! - [`orders`]: the create/read rules and the outbox recovery.
+//! - [`store`]: SQLite storage and outbox.
+//! - [`publisher`]: the Kafka producer.
+//! - [`token`]: the event-token issuer (RFC 8693 token exchange).
+//! - [`service`]: the gRPC handlers; [`error`]: the one mapping to `tonic::Status`.
+//! - [`app`]: building and running the server (health, reflection, shutdown).
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod orders;
+pub mod publisher;
+pub mod service;
+pub mod store;
+pub mod token;
+pub mod validate;
+
+pub use app::Application;
+pub use config::{Cli, Command, KeygenArgs, OrdersConfig};
+pub use error::{ApiError, OrdersError};
+pub use token::{EventTokenIssuer, EventTokenRequest, TokenIssueError};
+
+/// RSA key size of a newly generated client key.
+pub const CLIENT_KEY_BITS: usize = 3072;
+
+/// `orders keygen`: creates the client key if absent (mode 0600) and writes its public JWK.
+/// Returns the key id.
+pub fn keygen(args: &KeygenArgs) -> Result<String, OrdersError> {
+    if let Some(parent) = args
+        .client_key
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|source| OrdersError::Io {
+            context: format!("creating {}", parent.display()),
+            source,
+        })?;
+    }
+    let key = zte_auth::SigningKey::load_or_generate(&args.client_key, CLIENT_KEY_BITS)?;
+    zte_auth::oauth_client::write_public_jwk(&key, &args.public_jwk)?;
+    Ok(key.kid().to_owned())
+}
