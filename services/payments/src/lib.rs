@@ -313,10 +313,11 @@ fn flatten(
     }
 }
 
+/// Readiness is reported on the named service only. The overall status ("") stays SERVING
+/// while the process runs, so a liveness probe does not restart a pod that is merely waiting
+/// for Identity or Kafka.
 async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
     reporter.set_service_status(SERVICE_NAME, status).await;
-    // The overall status ("") follows the service, for probes that do not name a service.
-    reporter.set_service_status("", status).await;
 }
 
 /// Loads the JWKS at start, retrying with backoff until it succeeds or shutdown: Payments
