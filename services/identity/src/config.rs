@@ -1,0 +1,194 @@
+//! Configuration: command-line flags and environment variables, read once at start into
+//! [`IdentityConfig`]. Every environment variable is named by a constant below.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+
+/// `--listen`: HTTP listen address.
+pub const ENV_LISTEN: &str = "IDENTITY_LISTEN";
+/// `--issuer`: the issuer URL (`iss` of every token; endpoints hang off it).
+pub const ENV_ISSUER: &str = "IDENTITY_ISSUER";
+/// `--data-dir`: where signing keys and their metadata live.
+pub const ENV_DATA_DIR: &str = "IDENTITY_DATA_DIR";
+/// `--clients-file`: JSON registry of clients and users.
+pub const ENV_CLIENTS_FILE: &str = "IDENTITY_CLIENTS_FILE";
+/// `--demo`: register the demo clients and users.
+pub const ENV_DEMO: &str = "IDENTITY_DEMO";
+/// `--orders-client-jwk`: public JWK file of the `orders-service` client (demo mode).
+pub const ENV_ORDERS_CLIENT_JWK: &str = "IDENTITY_ORDERS_CLIENT_JWK";
+/// `--user-token-lifetime`: lifetime of password-grant tokens.
+pub const ENV_USER_TOKEN_LIFETIME: &str = "IDENTITY_USER_TOKEN_LIFETIME";
+/// `--event-token-lifetime`: lifetime of exchanged event tokens.
+pub const ENV_EVENT_TOKEN_LIFETIME: &str = "IDENTITY_EVENT_TOKEN_LIFETIME";
+/// `--key-bits`: RSA modulus size of newly generated signing keys.
+pub const ENV_KEY_BITS: &str = "IDENTITY_KEY_BITS";
+/// `--key-reload-interval`: how often the key ring is re-read from the data directory.
+pub const ENV_KEY_RELOAD_INTERVAL: &str = "IDENTITY_KEY_RELOAD_INTERVAL";
+/// `--leeway`: clock skew tolerated on subject tokens and client assertions.
+pub const ENV_LEEWAY: &str = "IDENTITY_LEEWAY";
+
+/// Default listen address of the local stack.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:18080";
+/// Default data directory (relative to the working directory).
+pub const DEFAULT_DATA_DIR: &str = ".cache/identity";
+/// Default user-token lifetime: 15 minutes.
+pub const DEFAULT_USER_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// Default event-token lifetime: 365 days (as in the source design).
+pub const DEFAULT_EVENT_TOKEN_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Default RSA key size.
+pub const DEFAULT_KEY_BITS: usize = 2048;
+/// Default key-ring reload interval.
+pub const DEFAULT_KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+/// Default clock-skew leeway.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(5);
+
+/// The identity service's command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "identity",
+    about = "OAuth 2.0 authorization server: password grant (demo), RFC 8693 token exchange, JWKS",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// A maintenance command; without one the server runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Server settings.
+    #[command(flatten)]
+    pub serve: IdentityConfig,
+}
+
+/// Maintenance commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a new active signing key; the previous one stays in the JWKS until every
+    /// token it signed has expired. A running server picks the change up by itself.
+    RotateKey(RotateKeyArgs),
+}
+
+/// Arguments of `identity rotate-key`.
+#[derive(Debug, Clone, Args)]
+pub struct RotateKeyArgs {
+    /// Data directory holding the key ring.
+    #[arg(long, env = ENV_DATA_DIR, default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// RSA modulus size of the new key (at least 2048).
+    #[arg(long, env = ENV_KEY_BITS, default_value_t = DEFAULT_KEY_BITS)]
+    pub key_bits: usize,
+}
+
+/// Everything the server needs, read once at start.
+#[derive(Debug, Clone, Args)]
+pub struct IdentityConfig {
+    /// HTTP listen address (port 0: any free port).
+    #[arg(long, env = ENV_LISTEN, default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Issuer URL, e.g. `http://127.0.0.1:18080`. Default: `http://<listen address>`.
+    #[arg(long, env = ENV_ISSUER)]
+    pub issuer: Option<String>,
+    /// Data directory for signing keys (created with owner-only permissions).
+    #[arg(long, env = ENV_DATA_DIR, default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// JSON registry of clients and users (format in the README).
+    #[arg(long, env = ENV_CLIENTS_FILE)]
+    pub clients_file: Option<PathBuf>,
+    /// Register the demo clients and users (development only): `demo-cli`, `demouser` /
+    /// `Password1`, `demouser2` / `Password2`, and `orders-service` if
+    /// `--orders-client-jwk` is given.
+    #[arg(long, env = ENV_DEMO)]
+    pub demo: bool,
+    /// Public JWK file of the `orders-service` client (written by `orders keygen`).
+    #[arg(long, env = ENV_ORDERS_CLIENT_JWK)]
+    pub orders_client_jwk: Option<PathBuf>,
+    /// Lifetime of user tokens (password grant), e.g. `15m`.
+    #[arg(long, env = ENV_USER_TOKEN_LIFETIME, default_value = "15m", value_parser = parse_lifetime)]
+    pub user_token_lifetime: Duration,
+    /// Lifetime of event tokens (token exchange), e.g. `365d`.
+    #[arg(long, env = ENV_EVENT_TOKEN_LIFETIME, default_value = "365d", value_parser = parse_lifetime)]
+    pub event_token_lifetime: Duration,
+    /// RSA modulus size of newly generated signing keys (at least 2048).
+    #[arg(long, env = ENV_KEY_BITS, default_value_t = DEFAULT_KEY_BITS)]
+    pub key_bits: usize,
+    /// How often the key ring is re-read from the data directory (picks up `rotate-key`).
+    #[arg(long, env = ENV_KEY_RELOAD_INTERVAL, default_value = "5s", value_parser = zte_runtime::parse_duration)]
+    pub key_reload_interval: Duration,
+    /// Clock skew tolerated on subject tokens and client assertions.
+    #[arg(long, env = ENV_LEEWAY, default_value = "5s", value_parser = zte_runtime::parse_duration)]
+    pub leeway: Duration,
+}
+
+impl IdentityConfig {
+    /// Defaults for a server on a free loopback port with keys in `data_dir` and no clients:
+    /// what tests start from.
+    pub fn local(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            issuer: None,
+            data_dir: data_dir.into(),
+            clients_file: None,
+            demo: false,
+            orders_client_jwk: None,
+            user_token_lifetime: DEFAULT_USER_TOKEN_LIFETIME,
+            event_token_lifetime: DEFAULT_EVENT_TOKEN_LIFETIME,
+            key_bits: DEFAULT_KEY_BITS,
+            key_reload_interval: DEFAULT_KEY_RELOAD_INTERVAL,
+            leeway: DEFAULT_LEEWAY,
+        }
+    }
+
+    /// The longest lifetime of any token this server issues: how long a retired key must
+    /// stay published.
+    pub fn max_token_lifetime(&self) -> Duration {
+        self.user_token_lifetime.max(self.event_token_lifetime)
+    }
+}
+
+/// Parses a lifetime: `h` (hours) and `d` (days) on top of `zte_runtime::parse_duration`'s
+/// `ms`, `s`, `m` and bare seconds. Zero is refused.
+pub fn parse_lifetime(value: &str) -> Result<Duration, String> {
+    let trimmed = value.trim();
+    let scaled = |number: &str, unit: u64| {
+        number
+            .parse::<u64>()
+            .map(|n| Duration::from_secs(n.saturating_mul(unit)))
+            .map_err(|_| format!("{value:?} is not a duration like 15m, 24h or 365d"))
+    };
+    let lifetime = if let Some(days) = trimmed.strip_suffix('d') {
+        scaled(days, 24 * 3600)?
+    } else if let Some(hours) = trimmed.strip_suffix('h') {
+        scaled(hours, 3600)?
+    } else {
+        zte_runtime::parse_duration(trimmed)?
+    };
+    if lifetime.is_zero() {
+        return Err(format!("{value:?}: a token lifetime must be positive"));
+    }
+    Ok(lifetime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_accept_hours_and_days_and_refuse_zero_and_junk() {
+        assert_eq!(parse_lifetime("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_lifetime("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_lifetime("365d"), Ok(DEFAULT_EVENT_TOKEN_LIFETIME));
+        assert!(parse_lifetime("0s").is_err());
+        assert!(parse_lifetime("d").is_err());
+        assert!(parse_lifetime("1w").is_err());
+    }
+
+    #[test]
+    fn cli_parses_serve_flags_and_the_rotate_subcommand() {
+        let cli = Cli::try_parse_from(["identity", "--demo", "--listen", "127.0.0.1:0"]).unwrap();
+        assert!(cli.serve.demo && cli.command.is_none());
+        let cli = Cli::try_parse_from(["identity", "rotate-key", "--data-dir", "d"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::RotateKey(a)) if a.data_dir == std::path::Path::new("d"))
+        );
+        assert!(Cli::try_parse_from(["identity", "--listen", "nope"]).is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! Errors: [`IdentityError`] for start-up, [`OAuthError`] for the token endpoint. The one
+//! place an [`OAuthError`] becomes an HTTP response (RFC 6749 §5.2) is its `IntoResponse`.
+
+use std::borrow::Cow;
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+
+use crate::{keyring::KeyRingError, registry::RegistryError};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// A setting is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The signing keys could not be loaded or created.
+    #[error("signing keys: {0}")]
+    Keys(#[from] KeyRingError),
+    /// The client/user registry is invalid.
+    #[error("registry: {0}")]
+    Registry(#[from] RegistryError),
+    /// The listen address could not be bound, or the server failed.
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+    /// A blocking start-up task panicked or was cancelled.
+    #[error("start-up task failed: {0}")]
+    Task(String),
+}
+
+/// RFC 6749 §5.2 (and RFC 8693 §2.2.2) error codes, plus the two §4.1.2.1 codes a token
+/// endpoint may need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// Missing, repeated or malformed parameter.
+    InvalidRequest,
+    /// Client authentication failed (HTTP 401).
+    InvalidClient,
+    /// Bad credentials or subject token.
+    InvalidGrant,
+    /// The authenticated client may not use this grant.
+    UnauthorizedClient,
+    /// Grant type not supported.
+    UnsupportedGrantType,
+    /// Scope invalid, unknown or exceeding what is held.
+    InvalidScope,
+    /// RFC 8693: the requested audience is not one this server issues for.
+    InvalidTarget,
+    /// Our fault (HTTP 500); details only in logs.
+    ServerError,
+    /// Not ready (HTTP 503).
+    TemporarilyUnavailable,
+}
+
+impl ErrorCode {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+
+    fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidClient => StatusCode::UNAUTHORIZED,
+            Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// A token-endpoint error: code, a description safe to show the client (never secrets,
+/// never internal details) and optionally a status other than the code's default.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {description}", code.as_str())]
+pub struct OAuthError {
+    /// The RFC 6749 code.
+    pub code: ErrorCode,
+    /// `error_description`.
+    pub description: Cow<'static, str>,
+    status: Option<StatusCode>,
+}
+
+impl OAuthError {
+    /// An error with `code` and a description.
+    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+            status: None,
+        }
+    }
+
+    /// `invalid_request`.
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    /// `invalid_client` (401).
+    pub fn invalid_client(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidClient, description)
+    }
+
+    /// `invalid_grant`.
+    pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+
+    /// `invalid_scope`.
+    pub fn invalid_scope(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidScope, description)
+    }
+
+    /// `server_error` with a generic description; log the cause before calling this.
+    pub fn server_error() -> Self {
+        Self::new(ErrorCode::ServerError, "internal error")
+    }
+
+    /// `invalid_request` answered with 413: the body exceeds the limit.
+    pub fn body_too_large(limit: usize) -> Self {
+        Self {
+            status: Some(StatusCode::PAYLOAD_TOO_LARGE),
+            ..Self::invalid_request(format!("request body larger than {limit} bytes"))
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.status.unwrap_or_else(|| self.code.status())
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'static str,
+    error_description: &'a str,
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status(),
+            Json(ErrorBody {
+                error: self.code.as_str(),
+                error_description: &self.description,
+            }),
+        )
+            .into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if self.code == ErrorCode::InvalidClient {
+            // RFC 6749 §5.2: a 401 carries WWW-Authenticate. Clients here authenticate in the
+            // body (private_key_jwt) or not at all, so name the realm only.
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="identity", charset="UTF-8""#),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,294 @@
+//! The identity service: a small OAuth 2.0 authorization server for the system.
+//!
+//! - `POST /token`: the password grant for demo users (public clients allowed by
+//!   configuration) and RFC 8693 token exchange for confidential clients authenticated with
+//!   RFC 7523 `private_key_jwt`, issuing RFC 9068 `at+jwt` tokens signed PS256;
+//! - `GET /jwks`, `GET /.well-known/oauth-authorization-server`, `GET /healthz`.
+//!
+//! Signing keys live in the data directory ([`keyring`]); the server re-reads it
+//! periodically, so `identity rotate-key` takes effect without a restart.
+//!
+//! [`Application::build`] binds and loads everything; [`Application::run_until`] serves until
+//! the shutdown future resolves. Tests use port 0 and their own shutdown future.
+
+pub mod assertion;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod keyring;
+pub mod registry;
+pub mod token;
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, RwLock, atomic::AtomicBool, atomic::Ordering},
+    time::Duration,
+};
+
+use tokio::{net::TcpListener, sync::Semaphore};
+use zte_auth::{JwkSet, JwksCache, TokenValidator, ValidatorConfig};
+
+pub use config::{Cli, Command, IdentityConfig, RotateKeyArgs};
+pub use error::{ErrorCode, IdentityError, OAuthError};
+pub use keyring::{KeyRing, KeyRingError, rotate};
+pub use registry::Registry;
+
+/// Password verifications allowed at once (argon2 costs ~19 MiB and real CPU each).
+const PASSWORD_VERIFY_SLOTS: usize = 4;
+
+/// Token lifetimes and clock skew.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) user_token_lifetime: Duration,
+    pub(crate) event_token_lifetime: Duration,
+    pub(crate) leeway: Duration,
+}
+
+/// The current keys and a validator over exactly the published ones (for subject tokens).
+#[derive(Debug)]
+pub(crate) struct KeyState {
+    pub(crate) ring: KeyRing,
+    pub(crate) validator: TokenValidator,
+}
+
+/// Shared by every request.
+#[derive(Debug)]
+pub(crate) struct AppState {
+    pub(crate) issuer: String,
+    pub(crate) token_endpoint: String,
+    pub(crate) settings: Settings,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) replay: assertion::ReplayCache,
+    pub(crate) password_slots: Semaphore,
+    pub(crate) ready: AtomicBool,
+    keys: RwLock<Arc<KeyState>>,
+    data_dir: PathBuf,
+    key_bits: usize,
+}
+
+impl AppState {
+    /// A snapshot of the current keys.
+    pub(crate) fn keys(&self) -> Arc<KeyState> {
+        // Poisoning only means a panic mid-swap of an Arc: the old value is intact.
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn key_state(&self, ring: KeyRing) -> KeyState {
+        let validator = TokenValidator::new(
+            ValidatorConfig {
+                issuer: self.issuer.clone(),
+                audience: token::EXCHANGE_SUBJECT_AUDIENCE.to_owned(),
+                leeway: self.settings.leeway,
+            },
+            JwksCache::fixed(JwkSet {
+                keys: ring.published().to_vec(),
+            }),
+        );
+        KeyState { ring, validator }
+    }
+
+    /// Re-reads the key ring; keeps the current keys if that fails.
+    async fn reload_keys(self: &Arc<Self>) {
+        let state = self.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            load_ring(&state.data_dir, state.key_bits, &state.settings)
+        })
+        .await;
+        match loaded {
+            Ok(Ok(ring)) => {
+                let current = self.keys();
+                if current.ring.active().kid() != ring.active().kid()
+                    || current.ring.published() != ring.published()
+                {
+                    tracing::info!(
+                        active = %ring.active().kid(),
+                        published = ring.published().len(),
+                        "signing keys changed"
+                    );
+                    let next = Arc::new(self.key_state(ring));
+                    *self.keys.write().unwrap_or_else(|p| p.into_inner()) = next;
+                }
+            }
+            Ok(Err(error)) => {
+                tracing::error!(%error, "reloading signing keys failed; keeping the current ones")
+            }
+            Err(error) => tracing::error!(%error, "key reload task failed"),
+        }
+    }
+}
+
+fn load_ring(
+    data_dir: &std::path::Path,
+    key_bits: usize,
+    settings: &Settings,
+) -> Result<KeyRing, KeyRingError> {
+    let max_lifetime = settings
+        .user_token_lifetime
+        .max(settings.event_token_lifetime)
+        .as_secs();
+    KeyRing::load_or_create(
+        data_dir,
+        key_bits,
+        max_lifetime,
+        settings.leeway.as_secs(),
+        zte_auth::unix_now(),
+    )
+}
+
+/// A built, bound, not yet serving identity service.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    state: Arc<AppState>,
+    reload_interval: Duration,
+}
+
+impl Application {
+    /// Validates the configuration, binds the listener, loads (or creates) the signing keys
+    /// and the client/user registry.
+    pub async fn build(config: IdentityConfig) -> Result<Self, IdentityError> {
+        if config.key_bits < 2048 {
+            return Err(IdentityError::Config(format!(
+                "--key-bits {} is too small (min 2048)",
+                config.key_bits
+            )));
+        }
+        if config.key_reload_interval.is_zero() {
+            return Err(IdentityError::Config(
+                "--key-reload-interval must be positive".into(),
+            ));
+        }
+        let listener = TcpListener::bind(config.listen).await?;
+        let local_addr = listener.local_addr()?;
+        let issuer = match &config.issuer {
+            Some(issuer) => validate_issuer(issuer)?,
+            None => format!("http://{local_addr}"),
+        };
+        let settings = Settings {
+            user_token_lifetime: config.user_token_lifetime,
+            event_token_lifetime: config.event_token_lifetime,
+            leeway: config.leeway,
+        };
+
+        let (data_dir, key_bits, ring_settings) =
+            (config.data_dir.clone(), config.key_bits, settings.clone());
+        let ring =
+            tokio::task::spawn_blocking(move || load_ring(&data_dir, key_bits, &ring_settings))
+                .await
+                .map_err(|e| IdentityError::Task(e.to_string()))??;
+        let (clients_file, demo, orders_jwk) = (
+            config.clients_file.clone(),
+            config.demo,
+            config.orders_client_jwk.clone(),
+        );
+        let registry = tokio::task::spawn_blocking(move || {
+            Registry::load(clients_file.as_deref(), demo, orders_jwk.as_deref())
+        })
+        .await
+        .map_err(|e| IdentityError::Task(e.to_string()))??;
+        let (clients, users) = registry.counts();
+        tracing::info!(
+            %issuer, %local_addr, kid = %ring.active().kid(),
+            published_keys = ring.published().len(), clients, users, demo,
+            "identity service built"
+        );
+
+        let placeholder = RwLock::new(Arc::new(KeyState {
+            validator: TokenValidator::new(
+                ValidatorConfig {
+                    issuer: String::new(),
+                    audience: String::new(),
+                    leeway: Duration::ZERO,
+                },
+                JwksCache::fixed(JwkSet::default()),
+            ),
+            ring: ring.clone(),
+        }));
+        let state = Arc::new(AppState {
+            token_endpoint: format!("{issuer}/token"),
+            issuer,
+            settings,
+            registry: Arc::new(registry),
+            replay: assertion::ReplayCache::default(),
+            password_slots: Semaphore::new(PASSWORD_VERIFY_SLOTS),
+            ready: AtomicBool::new(false),
+            keys: placeholder,
+            data_dir: config.data_dir,
+            key_bits: config.key_bits,
+        });
+        let keys = Arc::new(state.key_state(ring));
+        *state.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+        Ok(Self {
+            listener,
+            local_addr,
+            state,
+            reload_interval: config.key_reload_interval,
+        })
+    }
+
+    /// The bound address (the real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The issuer URL (`iss` of every token).
+    pub fn issuer(&self) -> &str {
+        &self.state.issuer
+    }
+
+    /// The `kid` of the key new tokens are signed with.
+    pub fn active_kid(&self) -> String {
+        self.state.keys().ring.active().kid().to_owned()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight
+    /// requests.
+    pub async fn run_until<F>(self, shutdown: F) -> Result<(), IdentityError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let state = self.state.clone();
+        let reloader = tokio::spawn({
+            let state = state.clone();
+            let period = self.reload_interval;
+            async move {
+                let mut ticks = tokio::time::interval(period);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticks.tick().await; // the first tick is immediate; keys were just loaded
+                loop {
+                    ticks.tick().await;
+                    state.reload_keys().await;
+                }
+            }
+        });
+        state.ready.store(true, Ordering::Release);
+        tracing::info!(addr = %self.local_addr, issuer = %state.issuer, "identity service listening");
+        let ready_flag = state.clone();
+        let served = axum::serve(self.listener, http::router(state))
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                ready_flag.ready.store(false, Ordering::Release);
+                tracing::info!("identity service draining");
+            })
+            .await;
+        reloader.abort();
+        tracing::info!("identity service stopped");
+        served.map_err(IdentityError::Io)
+    }
+}
+
+/// An issuer must be an absolute http(s) URL without query or fragment (RFC 8414 §2);
+/// a trailing slash is dropped so `{issuer}/token` is well-formed.
+fn validate_issuer(issuer: &str) -> Result<String, IdentityError> {
+    let invalid = |why: &str| IdentityError::Config(format!("--issuer {issuer:?}: {why}"));
+    let url = url::Url::parse(issuer).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid("must be an http(s) URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    Ok(issuer.trim_end_matches('/').to_owned())
+}
