@@ -90,12 +90,13 @@ impl Application {
         })?;
         let health = HealthReporter::new();
         let health_server = HealthServer::new(HealthService::from_health_reporter(health.clone()));
+        // Readiness is the named service: NOT_SERVING until Kafka and the JWKS are ready.
+        // Liveness is "" (the server as a whole): SERVING while the process runs, so a
+        // Kafka outage takes the instance out of rotation without getting it restarted.
         health
             .set_service_status(SERVICE_NAME, ServingStatus::NotServing)
             .await;
-        health
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
+        health.set_service_status("", ServingStatus::Serving).await;
         tracing::info!(
             %local_addr,
             topic = %config.topic,
@@ -162,13 +163,14 @@ impl Application {
         let shutdown = async move {
             shutdown.await;
             tracing::info!("shutting down: no new calls, finishing in-flight ones");
+            // Stop the dependency watcher first so it cannot flip readiness back on.
+            let _ = stop_tx_for_signal.send(true);
             health
                 .set_service_status(SERVICE_NAME, ServingStatus::NotServing)
                 .await;
             health
                 .set_service_status("", ServingStatus::NotServing)
                 .await;
-            let _ = stop_tx_for_signal.send(true);
             let _ = signalled_tx.send(true);
         };
         let server = tonic::transport::Server::builder()
@@ -235,7 +237,6 @@ async fn watch_dependencies(
                 ServingStatus::NotServing
             };
             health.set_service_status(SERVICE_NAME, status).await;
-            health.set_service_status("", status).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(HEALTH_INTERVAL) => {}
