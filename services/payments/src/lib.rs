@@ -216,10 +216,16 @@ impl Application {
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(zte_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // List only what this server serves (the descriptor set also holds Orders).
+            .with_service_name(SERVICE_NAME)
+            .with_service_name("grpc.health.v1.Health")
             .build_v1()?;
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(zte_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // List only what this server serves (the descriptor set also holds Orders).
+            .with_service_name(SERVICE_NAME)
+            .with_service_name("grpc.health.v1.Health")
             .build_v1alpha()?;
         let auth = AuthLayer::new(
             self.validator.clone(),
