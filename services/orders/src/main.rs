@@ -1,23 +1,43 @@
-//! The orders service binary: parse the configuration, then serve until SIGTERM/Ctrl-C
-//! (or run `orders keygen`).
+//! The orders service binary: parse config, init tracing, build, run until SIGTERM/Ctrl-C;
+//! or `orders keygen` to create the client key pair.
+
+use std::process::ExitCode;
 
 use clap::Parser as _;
 use orders::{Application, Cli, Command};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     zte_runtime::init_tracing();
     if let Some(Command::Keygen(args)) = cli.command {
-        let kid = orders::keygen(&args)?;
-        println!(
-            "client key {} (kid {kid}); public JWK written to {}",
-            args.client_key.display(),
-            args.public_jwk.display()
-        );
-        return Ok(());
+        return match orders::keygen(&args) {
+            Ok(kid) => {
+                println!(
+                    "client key {} (kid {kid}); public JWK written to {}",
+                    args.client_key.display(),
+                    args.public_jwk.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("orders keygen: {error}");
+                ExitCode::FAILURE
+            }
+        };
     }
-    let app = Application::build(cli.serve).await?;
-    app.run_until(zte_runtime::shutdown_signal()).await?;
-    Ok(())
+    let app = match Application::build(cli.serve).await {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("orders: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.run_until(zte_runtime::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("orders: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
