@@ -172,12 +172,7 @@ impl Application {
             leeway: config.leeway,
         };
 
-        let (data_dir, key_bits, ring_settings) =
-            (config.data_dir.clone(), config.key_bits, settings.clone());
-        let ring =
-            tokio::task::spawn_blocking(move || load_ring(&data_dir, key_bits, &ring_settings))
-                .await
-                .map_err(|e| IdentityError::Task(e.to_string()))??;
+        // The registry first: a bad registry must not leave a freshly generated key behind.
         let (clients_file, demo, orders_jwk) = (
             config.clients_file.clone(),
             config.demo,
@@ -188,6 +183,12 @@ impl Application {
         })
         .await
         .map_err(|e| IdentityError::Task(e.to_string()))??;
+        let (data_dir, key_bits, ring_settings) =
+            (config.data_dir.clone(), config.key_bits, settings.clone());
+        let ring =
+            tokio::task::spawn_blocking(move || load_ring(&data_dir, key_bits, &ring_settings))
+                .await
+                .map_err(|e| IdentityError::Task(e.to_string()))??;
         let (clients, users) = registry.counts();
         tracing::info!(
             %issuer, %local_addr, kid = %ring.active().kid(),

@@ -1,0 +1,128 @@
+//! Signing keys over real HTTP: persisted owner-only and reused after a restart, rotated
+//! without breaking tokens already issued, and nothing outside the JWKS accepted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+use zte_auth::{SigningKey, TokenError, jws};
+
+#[tokio::test]
+async fn key_file_is_owner_only_and_reused_after_a_restart() {
+    let root = tempfile::tempdir().unwrap();
+    let first = spawn_in(root.path().to_path_buf(), |_| {}).await;
+    let kid = first.active_kid.clone();
+    let first_issuer = first.issuer.clone();
+    let token = first.user_token().await;
+    let key_file = first.data_dir.join("keys").join(format!("{kid}.pk8"));
+    first.stop().await;
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "key file mode {mode:o}");
+        let dir_mode = std::fs::metadata(key_file.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(dir_mode, 0o700, "key directory mode {dir_mode:o}");
+    }
+
+    // Same address, so the issuer (and so every token's iss) is the same.
+    let addr: std::net::SocketAddr = first_issuer.trim_start_matches("http://").parse().unwrap();
+    let second = spawn_in(root.path().to_path_buf(), |c| c.listen = addr).await;
+    assert_eq!(second.active_kid, kid, "a restart must reuse the key");
+    let jwks = second.get("/jwks").await;
+    assert_eq!(jwks.body["keys"].as_array().unwrap().len(), 1);
+    // A token from before the restart still validates and can still be exchanged.
+    second
+        .validator("orders-service")
+        .validate(&token)
+        .await
+        .unwrap();
+    second.exchange(&token, &[]).await.token();
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn rotation_keeps_earlier_tokens_valid_and_signs_new_ones_with_the_new_key() {
+    let app = spawn_app_with(|c| c.key_reload_interval = Duration::from_millis(100)).await;
+    let old_kid = app.active_kid.clone();
+    let before = app.user_token().await;
+
+    // The same function `identity rotate-key` runs, while the server is up.
+    let new_kid = identity::rotate(&app.data_dir, 2048, zte_auth::unix_now()).unwrap();
+    assert_ne!(new_kid, old_kid);
+    let kids = zte_testkit::wait_until(
+        "the JWKS to publish the new key",
+        Duration::from_secs(10),
+        || async {
+            let jwks = app.get("/jwks").await;
+            let kids: Vec<String> = jwks.body["keys"]
+                .as_array()?
+                .iter()
+                .filter_map(|k| k["kid"].as_str().map(str::to_owned))
+                .collect();
+            kids.contains(&new_kid).then_some(kids)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        kids,
+        vec![new_kid.clone(), old_kid.clone()],
+        "active first, retired kept"
+    );
+
+    let after = app.user_token().await;
+    assert_eq!(header_of(&after)["kid"], new_kid.as_str());
+    // A fresh validator (cold JWKS cache) accepts both.
+    let validator = app.validator("orders-service");
+    validator.validate(&before).await.unwrap();
+    validator.validate(&after).await.unwrap();
+    // The pre-rotation token can still be exchanged; the event token uses the new key.
+    let event = app.exchange(&before, &[]).await.token();
+    assert_eq!(header_of(&event)["kid"], new_kid.as_str());
+
+    // A token signed by a key that is not in the JWKS fails, here and at the exchange.
+    let stranger = SigningKey::generate(2048).unwrap();
+    let forged = jws::sign(
+        &stranger,
+        "at+jwt",
+        &user_claims(&app.issuer, "orders payments"),
+    )
+    .unwrap();
+    assert_eq!(
+        validator.validate(&forged).await,
+        Err(TokenError::UnknownKey(stranger.kid().to_owned()))
+    );
+    app.exchange(&forged, &[])
+        .await
+        .assert_error(400, "invalid_grant");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_configuration_fails_the_build_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut small = identity::IdentityConfig::local(dir.path());
+    small.key_bits = 1024;
+    let error = identity::Application::build(small).await.unwrap_err();
+    assert!(error.to_string().contains("key-bits"), "{error}");
+
+    let mut issuer = identity::IdentityConfig::local(dir.path());
+    issuer.issuer = Some("ftp://x/?q".into());
+    let error = identity::Application::build(issuer).await.unwrap_err();
+    assert!(error.to_string().contains("--issuer"), "{error}");
+
+    let mut jwk = identity::IdentityConfig::local(dir.path());
+    jwk.demo = true;
+    jwk.orders_client_jwk = Some(dir.path().join("missing.json"));
+    let error = identity::Application::build(jwk).await.unwrap_err();
+    assert!(error.to_string().contains("missing.json"), "{error}");
+}
