@@ -1,30 +1,45 @@
 #!/usr/bin/env bash
-# Runs every test: proto lint, then the whole Rust workspace against a real Kafka broker
-# (started by scripts/kafka.sh, reused if already running, stopped again if this script
-# started it).
-set -euo pipefail
+# The second README command: runs every test.
+#   1. buf lint of proto/
+#   2. the Rust workspace (unit, property, integration and end-to-end tests) against a real
+#      Kafka broker (scripts/kafka.sh: started if needed, stopped again if started here)
+#   3. the ecosystem: Python and Go clients check the hash vectors; k8s and compose validate
+#   4. the live stack: grpcurl walkthrough, grpc-health-probe, Python and Go full flows
+# Every suite runs even if an earlier one failed; the last line sums them up.
+set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-echo "== buf lint (proto/)"
-(cd proto && buf lint)
-
 started_kafka=""
 if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
-  if ! scripts/kafka.sh status 2>/dev/null; then
-    started_kafka=1
-  fi
-  KAFKA_BOOTSTRAP_SERVERS="$(scripts/kafka.sh start)"
+  scripts/kafka.sh status 2>/dev/null || started_kafka=1
+  KAFKA_BOOTSTRAP_SERVERS="$(scripts/kafka.sh start)" || { echo "cannot start Kafka"; exit 1; }
   export KAFKA_BOOTSTRAP_SERVERS
 fi
 cleanup() { if [[ -n "$started_kafka" ]]; then scripts/kafka.sh stop || true; fi; }
 trap cleanup EXIT
 
-echo "== cargo test (Kafka at $KAFKA_BOOTSTRAP_SERVERS)"
-cargo test --workspace --all-targets --no-fail-fast
+passed=0
+failed=0
+failures=()
+suite() { # name, command...
+  local name="$1"; shift
+  echo
+  echo "== $name"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1)); echo "== $name: ok ($((SECONDS - start))s)"
+  else
+    failed=$((failed + 1)); failures+=("$name"); echo "== $name: FAILED ($((SECONDS - start))s)"
+  fi
+}
 
-echo "== ecosystem: Python and Go clients (hash vectors), Kubernetes and compose validation"
-scripts/test-ecosystem.sh
+suite "buf lint (proto/)" bash -c "cd proto && buf lint"
+suite "cargo test (Kafka at $KAFKA_BOOTSTRAP_SERVERS)" cargo test --workspace --all-targets --no-fail-fast
+suite "ecosystem: Python/Go hash vectors, k8s and compose validation" scripts/test-ecosystem.sh
+suite "live stack: grpcurl walkthrough, health probes, Python and Go flows" scripts/test-live.sh
 
-echo "== live stack: grpcurl walkthrough, health probes, Python and Go full flows"
-scripts/test-live.sh
+echo
+((failed == 0)) || printf 'failed suite: %s\n' "${failures[@]}"
+echo "suites: $passed passed, $failed failed"
+((failed == 0))
