@@ -53,7 +53,7 @@ impl OrdersService for OrdersApi {
         let span = tracing::info_span!(
             "create_order",
             user_id = %caller.user_id(),
-            request_id = %request.request_id.chars().take(128).collect::<String>(),
+            request_id = ?request.request_id.chars().take(128).collect::<String>(),
             order_id = Empty,
         );
         let orders = self.orders.clone();
@@ -82,7 +82,7 @@ impl OrdersService for OrdersApi {
         let span = tracing::info_span!(
             "get_order",
             user_id = %caller.user_id(),
-            order_id = %request.order_transaction_id.chars().take(64).collect::<String>(),
+            order_id = ?request.order_transaction_id.chars().take(64).collect::<String>(),
         );
         async {
             let order_id = parse_order_id(&request.order_transaction_id)?;
