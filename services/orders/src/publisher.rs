@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rdkafka::{
     error::KafkaError,
-    producer::{FutureProducer, FutureRecord, Producer},
+    producer::{FutureProducer, FutureRecord, Producer, PurgeConfig},
     util::Timeout,
 };
 
@@ -71,7 +71,17 @@ impl EventPublisher {
                 offset: delivery.offset,
             }),
             Ok(Err((error, _))) => Err(PublishError::Delivery(error)),
-            Err(_) => Err(PublishError::TimedOut(self.timeout)),
+            Err(_) => {
+                // librdkafka still holds the record and would deliver it once the broker is
+                // back: the caller is told UNAVAILABLE and the order stays invisible, so the
+                // event must not arrive later and be paid. Purge every record still queued
+                // (not yet sent); their own callers fail the same way.
+                self.producer.purge(PurgeConfig::default().queue());
+                tracing::warn!(
+                    "delivery report overdue; purged unsent records from the producer queue"
+                );
+                Err(PublishError::TimedOut(self.timeout))
+            }
         }
     }
 

@@ -95,39 +95,51 @@ impl JwksCache {
         self.len() == 0
     }
 
-    /// The key for `kid`, refetching the JWKS once (subject to the cooldown) if it is unknown.
+    /// The key for `kid`, refetching the JWKS once if it is unknown.
+    ///
+    /// `UnknownKey` is only answered after a refresh that *completed after this lookup
+    /// began*, so a key rotated in just after the last refresh is never refused as unknown.
+    /// Refreshes are at most one per cooldown: a lookup that needs one while the cooldown
+    /// runs waits for it to end (at most one cooldown), and every lookup waiting meanwhile is
+    /// answered by that one refresh. After a failed refresh, lookups get `Unavailable` at once
+    /// until the cooldown ends.
     pub async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, JwksError> {
         if let Some(key) = self.read().keys.get(kid) {
             return Ok(key.clone());
         }
+        let started = Instant::now();
         let _guard = self.refresh_lock.lock().await;
-        // Another task may have refreshed while we waited for the lock.
-        let recent = {
+        let wait = {
             let state = self.read();
             if let Some(key) = state.keys.get(kid) {
                 return Ok(key.clone());
             }
-            state
-                .last_attempt
-                .filter(|(at, _)| at.elapsed() < self.cooldown)
-        };
-        match recent {
-            Some((_, true)) => Err(JwksError::UnknownKey(kid.to_owned())),
-            Some((_, false)) => Err(JwksError::Unavailable(
-                self.read()
-                    .last_error
-                    .clone()
-                    .unwrap_or_else(|| "refresh failed".into()),
-            )),
-            None => {
-                self.refresh_locked().await?;
-                self.read()
-                    .keys
-                    .get(kid)
-                    .cloned()
-                    .ok_or_else(|| JwksError::UnknownKey(kid.to_owned()))
+            match state.last_attempt {
+                // Someone refreshed after we asked: that answer is ours too.
+                Some((at, true)) if at >= started => {
+                    return Err(JwksError::UnknownKey(kid.to_owned()));
+                }
+                Some((at, false)) if at >= started || at.elapsed() < self.cooldown => {
+                    return Err(JwksError::Unavailable(
+                        state
+                            .last_error
+                            .clone()
+                            .unwrap_or_else(|| "refresh failed".into()),
+                    ));
+                }
+                Some((at, true)) => self.cooldown.saturating_sub(at.elapsed()),
+                _ => Duration::ZERO,
             }
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
+        self.refresh_locked().await?;
+        self.read()
+            .keys
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| JwksError::UnknownKey(kid.to_owned()))
     }
 
     /// Fetches the JWKS now, replacing the cached keys on success and keeping them on failure.
@@ -227,6 +239,61 @@ mod tests {
         assert_eq!(
             cache.key("nope").await,
             Err(JwksError::UnknownKey("nope".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_published_just_after_a_refresh_is_found_after_the_cooldown() {
+        // A tiny JWKS server whose key set can change between requests.
+        use std::sync::Mutex;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+        let old = SigningKey::generate(2048).unwrap();
+        let new = SigningKey::generate(2048).unwrap();
+        let served = Arc::new(Mutex::new(JwkSet {
+            keys: vec![old.public_jwk()],
+        }));
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (served2, requests2) = (served.clone(), requests.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 2048];
+                let _ = socket.read(&mut buf).await;
+                requests2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let body = serde_json::to_string(&*served2.lock().unwrap()).unwrap();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            }
+        });
+        let cooldown = Duration::from_millis(500);
+        let cache = JwksCache::remote(url, reqwest::Client::new(), cooldown);
+        assert_eq!(cache.refresh().await.unwrap(), 1);
+        // Rotation right after the refresh: the new kid must not be declared unknown.
+        served.lock().unwrap().keys.push(new.public_jwk());
+        let began = Instant::now();
+        assert_eq!(cache.key(new.kid()).await.unwrap().kid(), new.kid());
+        assert!(
+            began.elapsed() >= cooldown / 2,
+            "waited for the cooldown before refetching"
+        );
+        // A forged kid: one refetch, then unknown; requests stay rate-limited.
+        assert_eq!(
+            cache.key("forged").await,
+            Err(JwksError::UnknownKey("forged".into()))
+        );
+        let before = requests.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(cache.key(old.kid()).await.unwrap().kid(), old.kid());
+        assert_eq!(
+            requests.load(std::sync::atomic::Ordering::SeqCst),
+            before,
+            "known kid needs no request"
         );
     }
 

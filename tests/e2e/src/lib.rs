@@ -42,13 +42,48 @@ pub fn binaries_dir() -> anyhow::Result<PathBuf> {
 /// Path of the service binary `name`, failing clearly if it was not built.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let path = binaries_dir()?.join(name);
-    if !path.exists() {
-        bail!(
-            "{} not built: run `cargo build -p {name}` (or `cargo test --workspace`, which builds every binary)",
+    let built = std::fs::metadata(&path).and_then(|m| m.modified()).map_err(|_| {
+        anyhow::anyhow!(
+            "{} not built: run `cargo build --bins` (`cargo test --workspace` builds every binary)",
             path.display()
+        )
+    })?;
+    // `cargo test -p zte-e2e` alone does not rebuild the service binaries: refuse to test a
+    // stale one rather than report results for old code.
+    let root = zte_testkit::repo_root();
+    let sources = [
+        root.join("services").join(name).join("src"),
+        root.join("shared"),
+    ];
+    if let Some(newer) = sources.iter().find_map(|dir| newer_file(dir, built)) {
+        bail!(
+            "{} is older than {}: run `cargo build --bins` first",
+            path.display(),
+            newer.display()
         );
     }
     Ok(path)
+}
+
+/// A `.rs` file under `dir` modified after `than`, if any.
+fn newer_file(dir: &Path, than: std::time::SystemTime) -> Option<PathBuf> {
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|m| m > than)
+            {
+                return Some(path);
+            }
+        }
+    }
+    None
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; the OS does not hand it out again soon).
@@ -306,7 +341,12 @@ impl Stack {
         zte_testkit::create_topic(&config.kafka, &config.topic, 3).await?;
         zte_testkit::create_topic(&config.kafka, &config.dlq_topic, 1).await?;
         let mut stack = Self::start(config).await?;
-        stack._tempdir = Some(tempdir);
+        if std::env::var_os("E2E_KEEP").is_some() {
+            // Keep data dirs and logs for debugging a failed run.
+            eprintln!("E2E_KEEP: stack files kept in {}", tempdir.keep().display());
+        } else {
+            stack._tempdir = Some(tempdir);
+        }
         Ok(stack)
     }
 

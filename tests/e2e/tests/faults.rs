@@ -88,6 +88,15 @@ async fn kafka_outage_fails_calls_unavailable_and_loses_no_acknowledged_order() 
         }
     }
     assert_eq!(refused, 3);
+    let visible_during: HashSet<String> = list_orders(&orders, &token)
+        .await?
+        .into_iter()
+        .map(|o| o.order_transaction_id)
+        .collect();
+    assert_eq!(
+        visible_during, acknowledged,
+        "no refused order is visible during the outage"
+    );
 
     broker.restart().await?;
     stack.wait_healthy().await?;
@@ -110,6 +119,21 @@ async fn kafka_outage_fails_calls_unavailable_and_loses_no_acknowledged_order() 
     }
 
     assert_paid_exactly_once(&stack, &token, &acknowledged).await?;
+    // A refused order's event must not be delivered late (and paid) once Kafka is back.
+    let payments = stack.payments_channel().await?;
+    let settled = zte_testkit::wait_until(
+        "a late payment of a refused order",
+        Duration::from_secs(5),
+        || async {
+            let listed = list_payments(&payments, &token).await.ok()?;
+            (listed.len() > acknowledged.len()).then_some(listed.len())
+        },
+    )
+    .await;
+    assert!(
+        settled.is_err(),
+        "a refused order was paid after the outage: {settled:?}"
+    );
     let visible: HashSet<String> = list_orders(&orders, &token)
         .await?
         .into_iter()
