@@ -127,12 +127,13 @@ L4J
 
 start() {
   fetch
-  if pid="$(running_pid)"; then
-    if answers_metadata; then
-      log "broker already running on $BOOTSTRAP (pid $pid)"
-      echo "$BOOTSTRAP"
-      return 0
-    fi
+  local pid
+  pid="$(running_pid || true)"
+  if answers_metadata; then
+    # Ours (pid file) or another one on this port: either way a broker is there to use.
+    log "broker already running on $BOOTSTRAP${pid:+ (pid $pid)}"
+    echo "$BOOTSTRAP"
+    return 0
   fi
   write_config
   if [[ ! -f "$KAFKA_RUN_DIR/data/meta.properties" ]]; then
