@@ -19,6 +19,8 @@ fi
 cleanup() { if [[ -n "$started_kafka" ]]; then scripts/kafka.sh stop || true; fi; }
 trap cleanup EXIT
 
+scripts/install-tools.sh || { echo "cannot install the tools the tests need"; exit 1; }
+
 passed=0
 failed=0
 failures=()
