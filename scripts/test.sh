@@ -10,6 +10,9 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
+scripts/install-tools.sh || { echo "cannot install the tools the tests need"; exit 1; }
+
+
 started_kafka=""
 if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
   scripts/kafka.sh status 2>/dev/null || started_kafka=1
@@ -18,8 +21,6 @@ if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
 fi
 cleanup() { if [[ -n "$started_kafka" ]]; then scripts/kafka.sh stop || true; fi; }
 trap cleanup EXIT
-
-scripts/install-tools.sh || { echo "cannot install the tools the tests need"; exit 1; }
 
 passed=0
 failed=0
