@@ -3,6 +3,11 @@
 # (compose/docker-compose.yml does). Builder: the Rust toolchain on Debian bookworm; runtime:
 # debian:bookworm-slim with only CA certificates, a non-root user (uid 10001, matching the
 # Kubernetes securityContext) and, for the gRPC services, grpc-health-probe for health checks.
+# The data directories exist in the image owned by uid 10001 (mode 0700) so that an empty
+# named volume mounted over one takes that owner: the services write only there (root
+# filesystem read-only). /var/lib/zte/orders-client-jwk is where `orders keygen` puts the
+# public JWK for identity in compose. Identity chmods its data dir to 0700, so that dir must
+# be owned by uid 10001 (on Kubernetes it is a subdirectory of the volume, see k8s/).
 # Not built on the development machine (no Docker engine there); see the README.
 
 FROM rust:1.88-bookworm AS builder
@@ -27,7 +32,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 zte \
  && useradd --system --uid 10001 --gid zte --home-dir /var/lib/zte --shell /usr/sbin/nologin zte \
- && mkdir -p /var/lib/zte/identity /var/lib/zte/orders /var/lib/zte/payments \
+ && mkdir -p /var/lib/zte/identity /var/lib/zte/orders /var/lib/zte/payments /var/lib/zte/orders-client-jwk \
  && chown -R zte:zte /var/lib/zte \
  && chmod -R 0700 /var/lib/zte
 WORKDIR /var/lib/zte

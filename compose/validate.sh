@@ -29,9 +29,19 @@ declare -A breakages=(
   ["wrong type"]='s/^      retries: 12$/      retries: twelve/'
   ["no depends_on condition"]='s/condition: service_healthy/condition: service_started/'
   ["wrong Dockerfile target"]='s/target: payments/target: orders/'
+  ["guessed env name"]='s/IDENTITY_ORDERS_CLIENT_JWK:/IDENTITY_ORDERS_CLIENT_PUBLIC_KEY_FILE:/'
+  ["issuer mismatch"]='s|PAYMENTS_ISSUER: http://identity:8080|PAYMENTS_ISSUER: http://127.0.0.1:18080|'
+  ["orders not waiting for keygen"]='s/^      orders-keygen:$/      kafka:/'
+  ["private key volume mounted into identity"]='s|- orders-client-jwk:/var/lib/zte/orders-client-jwk:ro|- orders-data:/var/lib/zte/orders-client-jwk:ro|'
+  ["data dir off the volume"]='s|PAYMENTS_DATA_DIR: /var/lib/zte/payments|PAYMENTS_DATA_DIR: /srv/payments|'
+  ["demo off without a clients file"]='s/IDENTITY_DEMO: "true"/IDENTITY_DEMO: "false"/'
 )
 for label in "${!breakages[@]}"; do
   sed "${breakages[$label]}" "$HERE/docker-compose.yml" > "$broken"
+  if cmp -s "$HERE/docker-compose.yml" "$broken"; then
+    echo "compose: self-test: the '$label' edit no longer matches docker-compose.yml; update it" >&2
+    exit 1
+  fi
   if "$bin/validate" "$broken" >/dev/null 2>&1; then
     echo "compose: self-test: a file with '$label' was NOT rejected" >&2
     exit 1

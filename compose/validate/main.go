@@ -1,8 +1,12 @@
 // Command validate loads compose/docker-compose.yml with compose-go, the loader and
 // compose-spec JSON schema that `docker compose` itself uses (so `docker compose config`
 // would accept the file), then checks the project's rules: the official apache/kafka image,
-// each service built from the Dockerfile target of its name with a health check, and
-// start-up order through `depends_on` conditions. It runs offline (no Docker engine needed).
+// each service built from the Dockerfile target of its name with a health check, start-up
+// order through `depends_on` conditions, only environment variables the services really
+// read (the ENV_* constants in services/*/src/config.rs), one issuer for all three services,
+// the orders-service client key made by the one-shot orders-keygen service and kept away
+// from identity, and every data directory on a writable volume. It runs offline (no Docker
+// engine needed).
 package main
 
 import (
@@ -10,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -27,7 +32,9 @@ func main() {
 		fmt.Fprintf(os.Stderr, "compose: INVALID %s: %v\n", file, err)
 		os.Exit(1)
 	}
+	root := filepath.Join(filepath.Dir(file), "..")
 	problems := check(project)
+	problems = append(problems, checkWiring(project, root)...)
 	for _, p := range problems {
 		fmt.Fprintf(os.Stderr, "compose: INVALID %s: %s\n", file, p)
 	}
@@ -96,6 +103,148 @@ func check(project *types.Project) []string {
 		}
 		if !strings.Contains(strings.Join(service.HealthCheck.Test, " "), "grpc-health-probe") {
 			problems = append(problems, name+" health check must use grpc-health-probe")
+		}
+	}
+	return problems
+}
+
+// envConst matches `pub const ENV_LISTEN: &str = "ORDERS_LISTEN";` in a config.rs.
+var envConst = regexp.MustCompile(`pub const ENV_\w+: &str = "([A-Z0-9_]+)";`)
+
+// knownEnv reads the environment variable names a service accepts from its config.rs.
+func knownEnv(root, service string) (map[string]bool, error) {
+	source, err := os.ReadFile(filepath.Join(root, "services", service, "src", "config.rs"))
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for _, m := range envConst.FindAllStringSubmatch(string(source), -1) {
+		names[m[1]] = true
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no ENV_* constants found in services/%s/src/config.rs", service)
+	}
+	return names, nil
+}
+
+func env(service types.ServiceConfig, name string) string {
+	if v, ok := service.Environment[name]; ok && v != nil {
+		return *v
+	}
+	return ""
+}
+
+// argAfter returns the value following flag in args ("" if absent).
+func argAfter(args []string, flag string) string {
+	for i, a := range args {
+		if a == flag && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// volumeAt returns the named volume (or bind source) whose mount target contains path.
+func volumeAt(service types.ServiceConfig, path string) (types.ServiceVolumeConfig, bool) {
+	for _, v := range service.Volumes {
+		if path == v.Target || strings.HasPrefix(path, strings.TrimSuffix(v.Target, "/")+"/") {
+			return v, true
+		}
+	}
+	return types.ServiceVolumeConfig{}, false
+}
+
+func checkWiring(project *types.Project, root string) []string {
+	var problems []string
+	services := map[string]types.ServiceConfig{}
+	for _, name := range []string{"identity", "orders", "payments", "orders-keygen"} {
+		service, ok := project.Services[name]
+		if !ok {
+			return []string{"service " + name + " is missing"}
+		}
+		services[name] = service
+	}
+	// Only variables the binaries read: a guessed name is silently ignored at run time.
+	prefixes := map[string]string{"IDENTITY_": "identity", "ORDERS_": "orders", "PAYMENTS_": "payments"}
+	known := map[string]map[string]bool{}
+	for _, crate := range prefixes {
+		names, err := knownEnv(root, crate)
+		if err != nil {
+			return append(problems, err.Error())
+		}
+		known[crate] = names
+	}
+	for name, service := range services {
+		for variable := range service.Environment {
+			for prefix, crate := range prefixes {
+				if strings.HasPrefix(variable, prefix) && !known[crate][variable] {
+					problems = append(problems, fmt.Sprintf("%s: %s is not read by %s (see services/%s/src/config.rs)", name, variable, crate, crate))
+				}
+			}
+		}
+	}
+	// One issuer: tokens carry identity's issuer; orders and payments check exactly it and
+	// fetch its keys.
+	identity, orders, payments, keygen := services["identity"], services["orders"], services["payments"], services["orders-keygen"]
+	issuer := env(identity, "IDENTITY_ISSUER")
+	if issuer == "" {
+		problems = append(problems, "identity: IDENTITY_ISSUER must be set (the default is derived from the listen address)")
+	}
+	for _, pair := range [][2]string{
+		{"ORDERS_ISSUER", issuer}, {"PAYMENTS_ISSUER", issuer},
+		{"ORDERS_JWKS_URI", issuer + "/jwks"}, {"PAYMENTS_JWKS_URI", issuer + "/jwks"},
+		{"ORDERS_TOKEN_ENDPOINT", issuer + "/token"},
+	} {
+		service := orders
+		if strings.HasPrefix(pair[0], "PAYMENTS_") {
+			service = payments
+		}
+		if got := env(service, pair[0]); got != pair[1] && (got != "" || strings.HasSuffix(pair[0], "_ISSUER")) {
+			problems = append(problems, fmt.Sprintf("%s is %q, want %q (identity's issuer)", pair[0], got, pair[1]))
+		}
+	}
+	// The client key pair: made once by orders-keygen before orders and identity start.
+	if keygen.Build == nil || keygen.Build.Target != "orders" || len(keygen.Command) == 0 || keygen.Command[0] != "keygen" {
+		problems = append(problems, "orders-keygen must run `orders keygen` from the Dockerfile target orders")
+	}
+	for _, name := range []string{"identity", "orders"} {
+		if got, ok := services[name].DependsOn["orders-keygen"]; !ok || got.Condition != types.ServiceConditionCompletedSuccessfully {
+			problems = append(problems, name+" must depend on orders-keygen with condition "+types.ServiceConditionCompletedSuccessfully)
+		}
+	}
+	keyPath := argAfter(keygen.Command, "--client-key")
+	jwkPath := argAfter(keygen.Command, "--public-jwk")
+	keyVolume, keyMounted := volumeAt(keygen, keyPath)
+	jwkVolume, jwkMounted := volumeAt(keygen, jwkPath)
+	if !keyMounted || !jwkMounted || keyVolume.Source == jwkVolume.Source {
+		problems = append(problems, "orders-keygen must write --client-key and --public-jwk into two different volumes")
+	} else {
+		if env(orders, "ORDERS_CLIENT_KEY") != keyPath {
+			problems = append(problems, "orders: ORDERS_CLIENT_KEY must be "+keyPath+" (written by orders-keygen)")
+		} else if v, ok := volumeAt(orders, keyPath); !ok || v.Source != keyVolume.Source || v.Target != keyVolume.Target {
+			problems = append(problems, "orders must mount volume "+keyVolume.Source+" at "+keyVolume.Target)
+		}
+		for _, v := range identity.Volumes {
+			if v.Source == keyVolume.Source {
+				problems = append(problems, "identity must not mount "+v.Source+": it holds the orders-service private key")
+			}
+		}
+		jwkEnv := env(identity, "IDENTITY_ORDERS_CLIENT_JWK")
+		if v, ok := volumeAt(identity, jwkEnv); jwkEnv != jwkPath || !ok || v.Source != jwkVolume.Source || !v.ReadOnly {
+			problems = append(problems, "identity: IDENTITY_ORDERS_CLIENT_JWK must be "+jwkPath+" on volume "+jwkVolume.Source+" mounted read-only")
+		}
+		if env(identity, "IDENTITY_DEMO") != "true" && env(identity, "IDENTITY_CLIENTS_FILE") == "" {
+			problems = append(problems, "identity: IDENTITY_ORDERS_CLIENT_JWK is used only with IDENTITY_DEMO=true (or register orders-service in IDENTITY_CLIENTS_FILE)")
+		}
+	}
+	// Read-only root filesystem: each data directory must be a writable volume.
+	for name, variable := range map[string]string{"identity": "IDENTITY_DATA_DIR", "orders": "ORDERS_DATA_DIR", "payments": "PAYMENTS_DATA_DIR"} {
+		dir := env(services[name], variable)
+		if v, ok := volumeAt(services[name], dir); dir == "" || !ok || v.ReadOnly {
+			problems = append(problems, fmt.Sprintf("%s: %s %q must be on a writable volume (read-only root filesystem)", name, variable, dir))
+		}
+		if services[name].User != "" && services[name].User != "10001:10001" && services[name].User != "10001" {
+			problems = append(problems, name+" must run as uid 10001 (the image's user)")
 		}
 	}
 	return problems
