@@ -6,8 +6,14 @@
    schemas/kafkatopic-kafka.strimzi.io-v1beta2.json.
 2. The project's rules: hardened securityContext, resources, probes (native gRPC probes with
    the right service names for orders and payments, /healthz for identity), config from a
-   ConfigMap, every referenced ConfigMap/Secret/PVC present, a Service and a PDB per
-   Deployment, KafkaTopic resources for the event topic and its DLQ.
+   ConfigMap, every referenced ConfigMap/Secret/PVC present (except the key material created
+   out of band, which must NOT be in the manifests), a Service and a PDB per Deployment,
+   KafkaTopic resources for the event topic and its DLQ.
+3. The wiring to the real services: only environment variables the binaries read (the
+   ENV_* constants in services/*/src/config.rs), one issuer for all three, the
+   orders-service private key mounted into orders only and its public JWK into identity,
+   every data directory on a writable volume (identity's a subdirectory of its mount), and
+   the demo users (IDENTITY_DEMO) off unless `--demo-allowed` (the demo overlay).
 
 `--self-test` also checks that broken copies of the manifests are rejected, so the
 validation itself can fail.
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -34,6 +41,23 @@ GRPC_SERVICES = {
     "payments": (50052, "payments.v1.PaymentsService"),
 }
 TOPICS = {"orders.order-created.v1", "orders.order-created.v1.dlq"}
+# Created with `kubectl create` from `orders keygen` output (README, "Kubernetes"); an apply
+# of a placeholder would overwrite the real key, so they must not be in the manifests.
+EXTERNAL = {("Secret", "orders-client-key"), ("ConfigMap", "orders-client-jwk")}
+SERVICES_DIR = HERE.parent / "services"
+ENV_PREFIXES = {"IDENTITY_": "identity", "ORDERS_": "orders", "PAYMENTS_": "payments"}
+
+
+def known_env(crate: str) -> set[str]:
+    """The environment variable names services/<crate>/src/config.rs declares."""
+    source = (SERVICES_DIR / crate / "src" / "config.rs").read_text()
+    names = set(re.findall(r'pub const ENV_\w+: &str = "([A-Z0-9_]+)";', source))
+    if not names:
+        raise SystemExit(f"k8s: no ENV_* constants in services/{crate}/src/config.rs")
+    return names
+
+
+KNOWN_ENV = {crate: known_env(crate) for crate in ENV_PREFIXES.values()}
 
 
 def schema_errors(doc: dict) -> list[str]:
@@ -104,10 +128,9 @@ def rule_errors(docs: list[dict]) -> list[str]:
             for cm in config_maps:
                 need("ConfigMap", cm, c)
         for volume in pod.get("volumes", []):
-            if "secret" in volume:
-                need("Secret", volume["secret"]["secretName"], where)
-            if "persistentVolumeClaim" in volume:
-                need("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"], where)
+            for kind, ref in volume_refs(volume):
+                if (kind, ref) not in EXTERNAL:
+                    need(kind, ref, where)
         if not any(s["spec"].get("selector") == labels for s in by_kind.get("Service", {}).values()):
             errors.append(f"{where}: no Service selects it")
         if not any(p["spec"].get("selector", {}).get("matchLabels") == labels for p in by_kind.get("PodDisruptionBudget", {}).values()):
@@ -117,15 +140,107 @@ def rule_errors(docs: list[dict]) -> list[str]:
     declared = {t["spec"].get("topicName", n) for n, t in by_kind.get("KafkaTopic", {}).items()}
     for topic in sorted(TOPICS - declared):
         errors.append(f"KafkaTopic for {topic} is missing")
+    for kind, name in sorted(EXTERNAL):
+        if name in by_kind.get(kind, {}):
+            errors.append(f"{kind}/{name} must not be in the manifests (created from `orders keygen` output; an apply would overwrite it)")
     return errors
 
 
-def validate(docs: list[dict]) -> list[str]:
+def volume_refs(volume: dict) -> list[tuple[str, str]]:
+    """(kind, name) of every ConfigMap, Secret and PVC a pod volume uses."""
+    refs = []
+    if "secret" in volume:
+        refs.append(("Secret", volume["secret"]["secretName"]))
+    if "configMap" in volume:
+        refs.append(("ConfigMap", volume["configMap"]["name"]))
+    if "persistentVolumeClaim" in volume:
+        refs.append(("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"]))
+    for source in volume.get("projected", {}).get("sources", []):
+        if "secret" in source:
+            refs.append(("Secret", source["secret"]["name"]))
+        if "configMap" in source:
+            refs.append(("ConfigMap", source["configMap"]["name"]))
+    return refs
+
+
+def wiring_errors(docs: list[dict], demo_allowed: bool) -> list[str]:
+    errors: list[str] = []
+    config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    env: dict[str, dict[str, str]] = {}
+    mounts: dict[str, list[tuple[str, list[tuple[str, str]], bool]]] = {}
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        volumes = {v["name"]: volume_refs(v) for v in pod.get("volumes", [])}
+        container = pod["containers"][0]
+        values: dict[str, str] = {}
+        for source in container.get("envFrom", []):
+            values.update(config_maps.get(source.get("configMapRef", {}).get("name"), {}))
+        for item in container.get("env", []):
+            values[item["name"]] = item.get("value", "")
+        env[name] = values
+        mounts[name] = [
+            (m["mountPath"], volumes.get(m["name"], []), m.get("readOnly", False))
+            for m in container.get("volumeMounts", [])
+        ]
+        for variable in sorted(values):
+            for prefix, crate in ENV_PREFIXES.items():
+                if variable.startswith(prefix) and variable not in KNOWN_ENV[crate]:
+                    errors.append(f"Deployment/{name}: {variable} is not read by {crate} (see services/{crate}/src/config.rs)")
+
+    def mount_of(name: str, path: str):
+        for mount_path, refs, read_only in mounts.get(name, []):
+            if path == mount_path or path.startswith(mount_path.rstrip("/") + "/"):
+                return mount_path, refs, read_only
+        return None
+
+    if not {"identity", "orders", "payments"} <= set(env):
+        return errors
+    issuer = env["identity"].get("IDENTITY_ISSUER", "")
+    if not issuer:
+        errors.append("identity: IDENTITY_ISSUER must be set (the default is derived from the listen address)")
+    for service, variable, want in [
+        ("orders", "ORDERS_ISSUER", issuer), ("payments", "PAYMENTS_ISSUER", issuer),
+        ("orders", "ORDERS_JWKS_URI", issuer + "/jwks"), ("payments", "PAYMENTS_JWKS_URI", issuer + "/jwks"),
+        ("orders", "ORDERS_TOKEN_ENDPOINT", issuer + "/token"),
+    ]:
+        got = env[service].get(variable)
+        if got != want and (got is not None or variable.endswith("_ISSUER")):
+            errors.append(f"{service}: {variable} is {got!r}, want {want!r} (identity's issuer)")
+    # Data directories: writable volumes (read-only root filesystem).
+    for service, variable in [("identity", "IDENTITY_DATA_DIR"), ("orders", "ORDERS_DATA_DIR"), ("payments", "PAYMENTS_DATA_DIR")]:
+        path = env[service].get(variable, "")
+        mount = mount_of(service, path) if path else None
+        if mount is None or mount[2] or not any(kind == "PersistentVolumeClaim" for kind, _ in mount[1]):
+            errors.append(f"{service}: {variable} {path!r} must be on a writable PersistentVolumeClaim mount")
+        elif service == "identity" and path.rstrip("/") == mount[0].rstrip("/"):
+            errors.append(f"identity: {variable} must be a subdirectory of its volume mount (identity chmods it to 0700)")
+    # The orders-service key pair: private half in orders only, public half in identity.
+    key = env["orders"].get("ORDERS_CLIENT_KEY", "")
+    mount = mount_of("orders", key) if key else None
+    if mount is None or ("Secret", "orders-client-key") not in mount[1] or not mount[2]:
+        errors.append("orders: ORDERS_CLIENT_KEY must be a file of the Secret orders-client-key mounted read-only")
+    for name in deployments:
+        if name != "orders" and any(("Secret", "orders-client-key") in refs for _, refs, _ in mounts[name]):
+            errors.append(f"{name} must not mount the Secret orders-client-key (the orders-service private key)")
+    clients = env["identity"].get("IDENTITY_CLIENTS_FILE", "")
+    mount = mount_of("identity", clients) if clients else None
+    if mount is None or not {("ConfigMap", "identity-clients"), ("ConfigMap", "orders-client-jwk")} <= set(mount[1]):
+        errors.append("identity: IDENTITY_CLIENTS_FILE must sit in one mount with the ConfigMaps identity-clients and orders-client-jwk")
+    if env["identity"].get("IDENTITY_ORDERS_CLIENT_JWK"):
+        errors.append("identity: register orders-service in the clients file, not with IDENTITY_ORDERS_CLIENT_JWK")
+    demo = env["identity"].get("IDENTITY_DEMO", "false").lower() in ("true", "1", "yes", "on")
+    if demo and not demo_allowed:
+        errors.append("identity: IDENTITY_DEMO (demo users, password grant) is for the demo overlay only")
+    return errors
+
+
+def validate(docs: list[dict], demo_allowed: bool = False) -> list[str]:
     errors = [e for doc in docs for e in schema_errors(doc)]
-    return errors + rule_errors(docs)
+    return errors + rule_errors(docs) + wiring_errors(docs, demo_allowed)
 
 
-def self_test(docs: list[dict]) -> list[str]:
+def self_test(docs: list[dict], demo_allowed: bool) -> list[str]:
     """Broken copies must be rejected; returns the breakages that were NOT caught."""
 
     def deployment(copy_docs: list[dict], name: str) -> dict:
@@ -143,23 +258,48 @@ def self_test(docs: list[dict]) -> list[str]:
         "wrong gRPC health service": lambda d: container(d, "orders")["readinessProbe"]["grpc"].update(service="orders.v1.Orders"),
         "liveness probe removed": lambda d: container(d, "payments").pop("livenessProbe"),
         "PDB removed": lambda d: d.remove(next(x for x in d if x["kind"] == "PodDisruptionBudget")),
-        "secret removed": lambda d: d.remove(next(x for x in d if x["kind"] == "Secret")),
+        "config map removed": lambda d: d.remove(config_map(d, "identity-clients")),
         "unknown kind": lambda d: d.append({"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "x"}}),
+        "guessed env name": lambda d: config_map(d, "identity-config")["data"].update(
+            IDENTITY_ORDERS_CLIENT_PUBLIC_KEY_FILE="/etc/zte/orders-client/orders-client.pub.pem"),
+        "issuer mismatch": lambda d: config_map(d, "payments-config")["data"].update(PAYMENTS_ISSUER="http://identity.zte:8080"),
+        "JWKS URI of another host": lambda d: config_map(d, "orders-config")["data"].update(ORDERS_JWKS_URI="http://127.0.0.1:18080/jwks"),
+        "private key mounted into identity": lambda d: mount_secret(d, "identity", "orders-client-key"),
+        "placeholder key in the manifests": lambda d: d.append(
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "orders-client-key"}, "stringData": {"client-key.pk8": "x"}}),
+        "data dir on the root filesystem": lambda d: config_map(d, "payments-config")["data"].update(PAYMENTS_DATA_DIR="/srv/payments"),
+        "identity data dir is the mount root": lambda d: config_map(d, "identity-config")["data"].update(IDENTITY_DATA_DIR="/var/lib/zte/identity"),
+        "client key outside the Secret": lambda d: config_map(d, "orders-config")["data"].update(ORDERS_CLIENT_KEY="/var/lib/zte/orders/client-key.pk8"),
     }
+    if not demo_allowed:
+        breakages["demo users in the base"] = lambda d: config_map(d, "identity-config")["data"].update(IDENTITY_DEMO="true")
     missed = []
     for label, breakage in breakages.items():
         broken = copy.deepcopy(docs)
         breakage(broken)
-        if not validate(broken):
+        if not validate(broken, demo_allowed):
             missed.append(label)
     return missed
 
 
+def config_map(docs: list[dict], name: str) -> dict:
+    return next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == name)
+
+
+def mount_secret(docs: list[dict], deployment_name: str, secret: str) -> None:
+    deployment = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == deployment_name)
+    pod = deployment["spec"]["template"]["spec"]
+    pod["volumes"].append({"name": "stolen", "secret": {"secretName": secret}})
+    pod["containers"][0]["volumeMounts"].append({"name": "stolen", "mountPath": "/etc/stolen", "readOnly": True})
+
+
 def main(argv: list[str]) -> int:
-    args = [a for a in argv if a != "--self-test"]
+    flags = {"--self-test", "--demo-allowed"}
+    args = [a for a in argv if a not in flags]
+    demo_allowed = "--demo-allowed" in argv
     text = Path(args[0]).read_text() if args else sys.stdin.read()
     docs = [d for d in yaml.safe_load_all(text) if d]
-    errors = validate(docs)
+    errors = validate(docs, demo_allowed)
     for error in errors:
         print(f"k8s: INVALID {error}", file=sys.stderr)
     if errors:
@@ -167,7 +307,7 @@ def main(argv: list[str]) -> int:
     kinds = sorted({d["kind"] for d in docs})
     print(f"k8s: {len(docs)} resources valid against Kubernetes {KUBERNETES_VERSION} schemas (strict) and project rules: {', '.join(kinds)}")
     if "--self-test" in argv:
-        missed = self_test(docs)
+        missed = self_test(docs, demo_allowed)
         for label in missed:
             print(f"k8s: self-test: a manifest with '{label}' was NOT rejected", file=sys.stderr)
         if missed:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Validates the Kubernetes manifests offline: renders the kustomize base (kustomize installed
-# with `go install`, pinned) and checks every resource against the Kubernetes JSON schemas
+# Validates the Kubernetes manifests offline: renders the kustomize base and the demo overlay
+# (kustomize installed with `go install`, pinned) and checks every resource against the Kubernetes JSON schemas
 # bundled in the `kubernetes-validate` package (strict), the Strimzi KafkaTopic schema in
 # k8s/schemas/, and the project's rules (validate.py), then proves the checks can fail
-# (--self-test). kubeconform is not used because it downloads its schemas at run time.
+# (--self-test) for each rendering. kubeconform is not used because it downloads its
+# schemas at run time.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -26,5 +27,10 @@ fi
 
 rendered="$(mktemp)"
 trap 'rm -f "$rendered"' EXIT
+echo "k8s: k8s/base"
 "$GOBIN/kustomize" build "$HERE/base" > "$rendered"
 PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" "$HERE/validate.py" --self-test "$rendered"
+echo "k8s: k8s/overlays/demo"
+"$GOBIN/kustomize" build "$HERE/overlays/demo" > "$rendered"
+grep -q 'IDENTITY_DEMO: "true"' "$rendered" || { echo "k8s: INVALID overlays/demo does not turn on IDENTITY_DEMO" >&2; exit 1; }
+PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" "$HERE/validate.py" --self-test --demo-allowed "$rendered"
