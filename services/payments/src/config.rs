@@ -7,6 +7,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
+use zte_runtime::{is_topic_name, parse_duration};
 
 /// `--listen`: gRPC listen address.
 pub const ENV_LISTEN: &str = "PAYMENTS_LISTEN";
@@ -159,34 +160,6 @@ impl PaymentsConfig {
     }
 }
 
-fn is_topic_name(topic: &str) -> bool {
-    !topic.is_empty()
-        && topic.len() <= 249
-        && topic != "."
-        && topic != ".."
-        && topic
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
-/// Parses `250ms`, `10s`, `5m` or a bare number of seconds.
-pub fn parse_duration(value: &str) -> Result<Duration, String> {
-    let value = value.trim();
-    let split = value
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(value.len());
-    let (number, unit) = value.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{value:?} is not a duration like 250ms, 10s or 5m"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(number)),
-        "" | "s" => Ok(Duration::from_secs(number)),
-        "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
-        _ => Err(format!("{value:?} has an unknown unit (use ms, s or m)")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,12 +197,14 @@ mod tests {
     }
 
     #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5h").is_err());
+    fn duration_flags_take_the_shared_units_and_refuse_unknown_ones() {
+        let config =
+            PaymentsConfig::try_parse_from(["payments", "--shutdown-timeout", "250ms"]).unwrap();
+        assert_eq!(config.shutdown_timeout, Duration::from_millis(250));
+        let config =
+            PaymentsConfig::try_parse_from(["payments", "--stats-interval", "2m"]).unwrap();
+        assert_eq!(config.stats_interval, Duration::from_secs(120));
+        assert!(PaymentsConfig::try_parse_from(["payments", "--stats-interval", "5h"]).is_err());
+        assert!(PaymentsConfig::try_parse_from(["payments", "--shutdown-timeout", "ten"]).is_err());
     }
 }

@@ -360,8 +360,31 @@ fn now_unix_nanos() -> i64 {
         .unwrap_or(0)
 }
 
-/// The record key for logs: UTF-8, at most 64 characters.
+/// The record key for logs: UTF-8, at most 64 characters, control characters escaped (the key
+/// comes from whoever can write to the topic; a raw newline would forge a log line).
 fn short_key(key: Option<&[u8]>) -> String {
-    key.map(|k| String::from_utf8_lossy(k).chars().take(64).collect())
-        .unwrap_or_default()
+    key.map(|k| {
+        String::from_utf8_lossy(k)
+            .chars()
+            .take(64)
+            .flat_map(char::escape_debug)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_key;
+
+    #[test]
+    fn record_keys_in_logs_cannot_forge_lines_and_are_bounded() {
+        let forged = short_key(Some(
+            b"id\n2026-01-01 INFO payment recorded\r\x1b[2J".as_slice(),
+        ));
+        assert!(!forged.chars().any(char::is_control), "{forged:?}");
+        assert!(forged.starts_with("id\\n"));
+        assert_eq!(short_key(Some([b'k'; 200].as_slice())).len(), 64);
+        assert_eq!(short_key(None), "");
+    }
 }
