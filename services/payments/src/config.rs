@@ -31,6 +31,8 @@ pub const ENV_AUDIENCE: &str = "PAYMENTS_AUDIENCE";
 pub const ENV_JWKS_REFRESH_COOLDOWN: &str = "PAYMENTS_JWKS_REFRESH_COOLDOWN";
 /// `--max-record-bytes`: largest record (key + value) accepted.
 pub const ENV_MAX_RECORD_BYTES: &str = "PAYMENTS_MAX_RECORD_BYTES";
+/// `--trusted-producers`: client ids allowed as the event token's `act.sub`.
+pub const ENV_TRUSTED_PRODUCERS: &str = "PAYMENTS_TRUSTED_PRODUCERS";
 /// `--shutdown-timeout`: how long a graceful shutdown may take.
 pub const ENV_SHUTDOWN_TIMEOUT: &str = "PAYMENTS_SHUTDOWN_TIMEOUT";
 /// `--stats-interval`: how often the counters are logged.
@@ -80,6 +82,10 @@ pub struct PaymentsConfig {
     /// Largest record (key + value) accepted, in bytes; larger ones are dead-lettered.
     #[arg(long, env = ENV_MAX_RECORD_BYTES, default_value_t = 256 * 1024)]
     pub max_record_bytes: usize,
+    /// OAuth client ids trusted to trigger payments: an event token's `act.sub` must be one of
+    /// them (comma-separated).
+    #[arg(long, env = ENV_TRUSTED_PRODUCERS, value_delimiter = ',', default_value = "orders-service")]
+    pub trusted_producers: Vec<String>,
     /// Upper bound on a graceful shutdown (finish the record, commit, leave the group).
     #[arg(long, env = ENV_SHUTDOWN_TIMEOUT, default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,

@@ -124,6 +124,7 @@ impl Application {
             validator.clone(),
             VerifierLimits {
                 max_record_bytes: config.max_record_bytes,
+                trusted_producers: config.trusted_producers.clone(),
             },
         );
 

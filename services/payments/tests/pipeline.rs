@@ -349,6 +349,25 @@ async fn tokens_with_wrong_claims_are_dead_lettered() {
             record: with(&|c| c.iss = "http://evil.example".into()),
         },
         Case {
+            name: "issuer near-miss (trailing slash)",
+            reason: "wrong_issuer",
+            record: with(&|c| c.iss = format!("{}/", c.iss)),
+        },
+        Case {
+            name: "exchanged by an untrusted client (act.sub)",
+            reason: "untrusted_producer",
+            record: with(&|c| {
+                c.act = Some(zte_auth::Actor {
+                    sub: "rogue-service".into(),
+                })
+            }),
+        },
+        Case {
+            name: "no acting client (act missing)",
+            reason: "untrusted_producer",
+            record: with(&|c| c.act = None),
+        },
+        Case {
             name: "not an access token (typ JWT)",
             reason: "wrong_token_type",
             record: event.record_with(

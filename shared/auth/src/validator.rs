@@ -306,6 +306,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn disallowed_algorithms_never_reach_the_jwks() {
+        // The JWKS is unreachable (closed loopback port): had the validator looked the kid
+        // up, the answer would be `KeysUnavailable`, not the algorithm refusal.
+        let v = TokenValidator::new(
+            ValidatorConfig {
+                issuer: ISS.into(),
+                audience: "orders".into(),
+                leeway: Duration::from_secs(5),
+            },
+            JwksCache::remote(
+                "http://127.0.0.1:9/jwks",
+                reqwest::Client::new(),
+                Duration::from_secs(60),
+            ),
+        );
+        let now = crate::unix_now();
+        for alg in ["none", "HS256", "RS256", "ES256", "PS384", "ps256"] {
+            let token = forge(
+                &format!(r#"{{"alg":"{alg}","typ":"at+jwt","kid":"unknown"}}"#),
+                &claims(now),
+                b"sig",
+            );
+            assert_eq!(
+                v.validate_at(&token, now).await,
+                Err(TokenError::DisallowedAlgorithm(alg.into()))
+            );
+        }
+        assert!(!v.keys().is_loaded(), "no JWKS fetch happened");
+    }
+
+    #[tokio::test]
+    async fn issuer_must_match_exactly() {
+        let (key, v) = setup();
+        let now = crate::unix_now();
+        for iss in [
+            format!("{ISS}/"),
+            ISS.to_uppercase(),
+            format!("{ISS}.evil"),
+            "http://issuer.tes".into(),
+            String::new(),
+        ] {
+            let mut c = claims(now);
+            c.iss = iss.clone();
+            let t = jws::sign(&key, "at+jwt", &c).unwrap();
+            assert_eq!(
+                v.validate_at(&t, now).await,
+                Err(TokenError::WrongIssuer(iss))
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn foreign_key_under_a_known_kid_and_tampering_fail_the_signature() {
         let (key, v) = setup();
         let now = crate::unix_now();

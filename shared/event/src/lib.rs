@@ -12,7 +12,7 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use zte_proto::events::v1::{EventEnvelope, ORDER_CREATED_TYPE, OrderCreated, OrderItem};
 
-pub use verify::{EventVerifier, Rejection, VerifiedEvent, VerifierLimits};
+pub use verify::{DEFAULT_PRODUCER, EventVerifier, Rejection, VerifiedEvent, VerifierLimits};
 
 /// An `OrderCreated` encoded once, with the hash of exactly those bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,8 @@
 //!    `unexpected_event_type`);
 //! 2. validate the token (the validator's reasons, e.g. `disallowed_algorithm`,
 //!    `unknown_key`, `bad_signature`, `token_expired`, `wrong_audience`);
-//! 3. scope `trigger_payments` (`insufficient_scope`);
+//! 3. scope `trigger_payments` (`insufficient_scope`); the acting client (`act.sub`, the
+//!    service that exchanged the user's token) is a trusted producer (`untrusted_producer`);
 //! 4. SHA-256 of the received payload bytes, before decoding, equals `event_payload_hash`,
 //!    compared in constant time (`payload_hash_mismatch`);
 //! 5. decode `OrderCreated` (`malformed_payload`); its id equals the token claim and the record
@@ -37,6 +38,9 @@ pub enum Rejection {
     /// The token lacks `trigger_payments`.
     #[error("token lacks the trigger_payments scope")]
     InsufficientScope,
+    /// The token's acting client (`act.sub`) is not a trusted producer of this event.
+    #[error("event token was not obtained by a trusted producer")]
+    UntrustedProducer,
     /// The payload bytes do not hash to the token's `event_payload_hash`.
     #[error("payload hash does not match the token")]
     PayloadHashMismatch,
@@ -63,6 +67,7 @@ impl Rejection {
             Self::UnexpectedEventType(_) => "unexpected_event_type",
             Self::Token(e) => e.reason(),
             Self::InsufficientScope => "insufficient_scope",
+            Self::UntrustedProducer => "untrusted_producer",
             Self::PayloadHashMismatch => "payload_hash_mismatch",
             Self::MalformedPayload(_) => "malformed_payload",
             Self::TransactionMismatch(_) => "transaction_mismatch",
@@ -86,17 +91,24 @@ pub struct VerifiedEvent {
     pub claims: AccessTokenClaims,
 }
 
-/// Limits applied before any parsing.
-#[derive(Debug, Clone, Copy)]
+/// Limits and policy of a verifier.
+#[derive(Debug, Clone)]
 pub struct VerifierLimits {
     /// Largest record value accepted, in bytes.
     pub max_record_bytes: usize,
+    /// Client ids allowed as the event token's acting party (`act.sub`): the services that
+    /// may exchange a user's token to trigger a payment.
+    pub trusted_producers: Vec<String>,
 }
+
+/// The Orders service's OAuth client id, the default trusted producer.
+pub const DEFAULT_PRODUCER: &str = "orders-service";
 
 impl Default for VerifierLimits {
     fn default() -> Self {
         Self {
             max_record_bytes: 256 * 1024,
+            trusted_producers: vec![DEFAULT_PRODUCER.to_owned()],
         }
     }
 }
@@ -147,6 +159,10 @@ impl EventVerifier {
             .map_err(Rejection::Token)?;
         if !claims.scopes().contains(SCOPE_TRIGGER_PAYMENTS) {
             return Err(Rejection::InsufficientScope);
+        }
+        let actor = claims.act.as_ref().map(|a| a.sub.as_str());
+        if !actor.is_some_and(|a| self.limits.trusted_producers.iter().any(|t| t == a)) {
+            return Err(Rejection::UntrustedProducer);
         }
         // Hash the bytes exactly as received, before decoding them.
         let received = payload_hash(&envelope.payload);

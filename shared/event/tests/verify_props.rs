@@ -42,6 +42,7 @@ static VERIFIER: LazyLock<(EventVerifier, tokio::runtime::Runtime)> = LazyLock::
     );
     let limits = VerifierLimits {
         max_record_bytes: 4096,
+        ..VerifierLimits::default()
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
