@@ -8,7 +8,9 @@ cd "$ROOT"
 
 KAFKA_BOOTSTRAP_SERVERS="$(scripts/kafka.sh start)"
 export KAFKA_BOOTSTRAP_SERVERS
-cargo build --quiet -p identity -p orders -p payments -p zte-e2e --bins
+# Same target set as `cargo test --workspace --all-targets`, so after the tests this is a no-op
+# (building fewer packages would unify features differently and rebuild dependencies).
+cargo build --quiet --workspace --all-targets
 LOG="$ROOT/.cache/live-demo.log"
 mkdir -p "$ROOT/.cache"
 target/debug/zte-demo --root .cache/live-demo >"$LOG" 2>&1 &
