@@ -51,10 +51,14 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     // `cargo test -p zte-e2e` alone does not rebuild the service binaries: refuse to test a
     // stale one rather than report results for old code.
     let root = zte_testkit::repo_root();
-    let sources = [
-        root.join("services").join(name).join("src"),
-        root.join("shared"),
-    ];
+    let mut sources = vec![root.join("services").join(name).join("src")];
+    if let Ok(shared) = std::fs::read_dir(root.join("shared")) {
+        sources.extend(
+            shared
+                .flatten()
+                .map(|crate_dir| crate_dir.path().join("src")),
+        );
+    }
     if let Some(newer) = sources.iter().find_map(|dir| newer_file(dir, built)) {
         bail!(
             "{} is older than {}: run `cargo build --bins` first",
