@@ -1,6 +1,7 @@
 //! Criterion micro-benchmarks of the hot paths:
 //! - token validation with a warm JWKS cache vs the raw PS256 signature verify it wraps;
 //! - event encode + hash (producer side);
+//! - envelope decode + hash check (consumer side, without the token);
 //! - full record verification (envelope decode + token + hash check + payload decode).
 
 #![allow(clippy::expect_used)] // A benchmark that cannot set up has nothing to measure: fail loudly.
@@ -8,12 +9,13 @@
 use std::{hint::black_box, time::Duration};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use prost::Message as _;
 use zte_auth::{
     AccessTokenClaims, JwkSet, JwksCache, SigningKey, TokenValidator, ValidatorConfig,
     claims::Audience, jws,
 };
-use zte_event::{EventVerifier, VerifierLimits, encode_order_created, envelope};
-use zte_proto::events::v1::{OrderCreated, OrderItem};
+use zte_event::{EventVerifier, VerifierLimits, encode_order_created, envelope, payload_hash};
+use zte_proto::events::v1::{EventEnvelope, OrderCreated, OrderItem};
 
 const ISSUER: &str = "http://bench.issuer";
 
@@ -119,6 +121,12 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("event");
     group.bench_function("encode_and_hash", |b| {
         b.iter(|| encode_order_created(black_box(&event)))
+    });
+    group.bench_function("envelope_decode_and_hash_check", |b| {
+        b.iter(|| {
+            let received = EventEnvelope::decode(black_box(record.as_slice())).expect("decodes");
+            assert_eq!(payload_hash(&received.payload), encoded.payload_hash);
+        })
     });
     group.bench_function("verify_record_full", |b| {
         b.iter(|| {

@@ -2,16 +2,27 @@
 //! CreateOrder from N concurrent clients for a bounded time on loopback, and prints
 //! throughput and latency next to the ceilings measured in the same run on the same machine:
 //! raw PS256 signs/s and verifies/s, and the Kafka producer's records/s with the same settings.
+//! It also attributes CPU time to each process (identity, orders, payments, the Kafka broker,
+//! this load generator) over each measured window, from `/proc/<pid>/stat`.
+//!
+//! Two load phases, each `--warmup` seconds of load, then `--seconds` measured, then a drain
+//! (every acknowledged order's payment must appear, bounded by `--drain-timeout`):
+//! 1. full load: `--clients` closed-loop clients, each sending its next CreateOrder as soon as
+//!    the previous one is answered;
+//! 2. half load: the same clients paced open-loop at half the rate measured in phase 1, their
+//!    send times staggered evenly; latency counts from the *scheduled* send time, so a stall
+//!    that delays later sends is not hidden (no coordinated omission).
 //!
 //! `scripts/bench.sh` builds in release mode and runs this.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap, HashSet},
+    path::PathBuf,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use anyhow::Context as _;
@@ -28,43 +39,71 @@ use zte_e2e::{
 /// Measures the order → payment flow against its ceilings.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Concurrent CreateOrder clients at full load.
+    /// Concurrent CreateOrder clients.
     #[arg(long, default_value_t = 16)]
     clients: usize,
     /// Measured seconds per load phase (after warm-up).
     #[arg(long, default_value_t = 20)]
     seconds: u64,
-    /// Warm-up seconds before measuring.
+    /// Warm-up seconds of load before each measured window.
     #[arg(long, default_value_t = 5)]
     warmup: u64,
-    /// Seconds per ceiling micro-measurement.
+    /// Seconds per ceiling measurement.
     #[arg(long, default_value_t = 3)]
     ceiling_seconds: u64,
+    /// Longest wait, per phase, for the payments of acknowledged orders.
+    #[arg(long, default_value_t = 120)]
+    drain_timeout: u64,
+    /// Offered rate of the second phase (orders/s); default half the measured full-load rate.
+    #[arg(long)]
+    half_rate: Option<f64>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    anyhow::ensure!(args.clients > 0, "--clients must be at least 1");
+    anyhow::ensure!(args.seconds > 0, "--seconds must be at least 1");
     let cores = std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(1);
     println!(
-        "# zte-bench: {} clients, {}s measured after {}s warm-up, {cores} cores",
-        args.clients, args.seconds, args.warmup
+        "# zte-bench: {} clients, {}s measured after {}s warm-up per phase, {cores} cores, load average at start {}",
+        args.clients,
+        args.seconds,
+        args.warmup,
+        load_average()
     );
 
     let ceiling = Duration::from_secs(args.ceiling_seconds);
-    let (signs, verifies) = crypto_ceilings(ceiling, cores)?;
-    println!("ceiling: PS256 sign   {signs:>10.0} /s ({cores} threads)");
-    println!("ceiling: PS256 verify {verifies:>10.0} /s ({cores} threads)");
+    let (signs, verifies) = crypto_ceilings(ceiling, cores, IDENTITY_KEY_BITS)?;
+    let (signs_1, _) = crypto_ceilings(ceiling, 1, IDENTITY_KEY_BITS)?;
+    let (client_signs, _) = crypto_ceilings(ceiling, cores, orders::CLIENT_KEY_BITS)?;
+    // What the two signatures of one order cost together with the keys the stack really uses
+    // (the identity key signs the event token; the Orders client key the client assertion).
+    let both = 1.0 / (1.0 / signs + 1.0 / client_signs);
+    println!(
+        "ceiling: PS256 sign   {signs:>8.0} /s ({cores} threads), {signs_1:.0} /s (1 thread), RSA-{IDENTITY_KEY_BITS} (identity key)"
+    );
+    println!(
+        "ceiling: PS256 sign   {client_signs:>8.0} /s ({cores} threads), RSA-{} (Orders client key)",
+        orders::CLIENT_KEY_BITS
+    );
+    println!("ceiling: PS256 verify {verifies:>8.0} /s ({cores} threads), RSA-{IDENTITY_KEY_BITS}");
+    println!(
+        "ceiling: one RSA-{IDENTITY_KEY_BITS} + one RSA-{} signature per order: {both:.0} orders/s",
+        orders::CLIENT_KEY_BITS
+    );
 
     let stack = Stack::start_for_test()
         .await
         .context("starting the stack")?;
     let producer_rate = kafka_ceiling(&stack.config.kafka, ceiling).await?;
     println!(
-        "ceiling: Kafka idempotent producer (acks=all, ~1.3 KB records) {producer_rate:>10.0} records/s"
+        "ceiling: Kafka idempotent producer (acks=all, 1.3 KB records, 64 in flight) {producer_rate:>8.0} records/s"
     );
+    let processes = Processes::of(&stack);
+    println!("pids: {}", processes.describe());
 
     let mut tokens = Vec::new();
     for (user, password) in DEMO_USERS {
@@ -72,76 +111,102 @@ async fn main() -> anyhow::Result<()> {
     }
     let orders = stack.orders_channel().await?;
     let payments = stack.payments_channel().await?;
+    let phase_args = PhaseArgs {
+        clients: args.clients,
+        warmup: Duration::from_secs(args.warmup),
+        seconds: Duration::from_secs(args.seconds),
+        drain: Duration::from_secs(args.drain_timeout),
+    };
 
-    let full = drive(
+    let full = phase(&orders, &payments, &tokens, &processes, &phase_args, None).await?;
+    full.report("full load");
+    let half_rate = args.half_rate.unwrap_or(full.acked_per_second / 2.0);
+    let half = phase(
         &orders,
+        &payments,
         &tokens,
-        args.clients,
-        None,
-        args.warmup,
-        args.seconds,
-    )
-    .await?;
-    let full_paid = payment_stats(&payments, &tokens, &full).await?;
-    report("full load", &full, &full_paid);
-
-    let half_rate = full.acked_per_second / 2.0;
-    let half = drive(
-        &orders,
-        &tokens,
-        args.clients,
+        &processes,
+        &phase_args,
         Some(half_rate),
-        args.warmup,
-        args.seconds,
     )
     .await?;
-    let half_paid = payment_stats(&payments, &tokens, &half).await?;
-    report(
-        &format!("half load ({half_rate:.0} orders/s offered)"),
-        &half,
-        &half_paid,
-    );
+    half.report(&format!("half load ({half_rate:.1} orders/s offered)"));
 
+    let flow = full.paid_per_second.min(full.acked_per_second);
     let flow_ceiling = signs / 2.0;
-    println!("\n| metric | value |\n|---|---|");
-    println!("| PS256 signs/s (ceiling) | {signs:.0} |");
-    println!("| PS256 verifies/s (ceiling) | {verifies:.0} |");
-    println!("| Kafka producer records/s (ceiling) | {producer_rate:.0} |");
+    let flow_ratio = flow / flow_ceiling;
+    let half_create_p99 = ms(half.create_us.value_at_quantile(0.99));
+    let half_paid_p99 = ms(half.paid_us.value_at_quantile(0.99));
+    println!("\n| metric | value | target |\n|---|---|---|");
     println!(
-        "| orders/s acknowledged (full load) | {:.1} |",
+        "| PS256 signs/s, {cores} threads, RSA-{IDENTITY_KEY_BITS} (ceiling) | {signs:.0} | |"
+    );
+    println!(
+        "| PS256 signs/s, {cores} threads, RSA-{} (ceiling) | {client_signs:.0} | |",
+        orders::CLIENT_KEY_BITS
+    );
+    println!("| PS256 verifies/s, {cores} threads (ceiling) | {verifies:.0} | |");
+    println!("| Kafka producer records/s (ceiling) | {producer_rate:.0} | |");
+    println!(
+        "| orders/s acknowledged, full load | {:.1} | |",
         full.acked_per_second
     );
     println!(
-        "| payments/s completed (full load) | {:.1} |",
-        full_paid.per_second
+        "| payments/s completed, full load | {:.1} | |",
+        full.paid_per_second
     );
     println!(
-        "| flow ÷ (signs/s ÷ 2) | {:.0}% (target ≥ 50%) |",
-        100.0 * full_paid.per_second.min(full.acked_per_second) / flow_ceiling
+        "| flow ÷ (signs/s ÷ 2) | {:.1}% | ≥ 50% {} |",
+        100.0 * flow_ratio,
+        verdict(flow_ratio >= 0.5)
     );
     println!(
-        "| CreateOrder p50/p90/p99/max, full load (ms) | {} |",
-        quantiles(&full.latency_us)
+        "| flow ÷ (one RSA-{IDENTITY_KEY_BITS} + one RSA-{} sign per order: {both:.0}/s) | {:.1}% | |",
+        orders::CLIENT_KEY_BITS,
+        100.0 * flow / both
     );
     println!(
-        "| order→payment p50/p90/p99, full load (ms) | {} |",
-        quantiles3(&full_paid.latency_ms)
+        "| flow ÷ Kafka producer ceiling | {:.1}% | |",
+        100.0 * flow / producer_rate
     );
     println!(
-        "| CreateOrder p50/p90/p99/max, half load (ms) | {} (target p99 ≤ 25) |",
-        quantiles(&half.latency_us)
+        "| CreateOrder p50/p90/p99/max, full load (ms) | {} | |",
+        quantiles(&full.create_us)
     );
     println!(
-        "| order→payment p50/p90/p99, half load (ms) | {} (target p99 ≤ 100) |",
-        quantiles3(&half_paid.latency_ms)
+        "| order→payment p50/p90/p99/max, full load (ms) | {} | |",
+        quantiles(&full.paid_us)
     );
+    println!(
+        "| orders/s acknowledged, half load | {:.1} | |",
+        half.acked_per_second
+    );
+    println!(
+        "| CreateOrder p50/p90/p99/max, half load (ms) | {} | p99 ≤ 25 {} |",
+        quantiles(&half.create_us),
+        verdict(half_create_p99 <= 25.0)
+    );
+    println!(
+        "| order→payment p50/p90/p99/max, half load (ms) | {} | p99 ≤ 100 {} |",
+        quantiles(&half.paid_us),
+        verdict(half_paid_p99 <= 100.0)
+    );
+    println!("load average at end: {}", load_average());
     Ok(())
 }
 
-/// Raw PS256 signatures and verifications per second with the project's crypto (ring via
-/// biscuit), on every core.
-fn crypto_ceilings(window: Duration, threads: usize) -> anyhow::Result<(f64, f64)> {
-    let key = Arc::new(SigningKey::generate(2048)?);
+fn verdict(met: bool) -> &'static str {
+    if met { "(met)" } else { "(MISSED)" }
+}
+
+/// RSA modulus size of the identity service's signing key (its default `--key-bits`, which
+/// the stack started here uses).
+const IDENTITY_KEY_BITS: usize = identity::config::DEFAULT_KEY_BITS;
+
+/// Raw PS256 signatures and verifications per second with the project's signing code
+/// (`zte_auth::jws`, ring underneath), on `threads` threads, with a fresh `bits`-bit key.
+fn crypto_ceilings(window: Duration, threads: usize, bits: usize) -> anyhow::Result<(f64, f64)> {
+    let key = Arc::new(SigningKey::generate(bits)?);
     let claims = sample_claims();
     let token = jws::sign(&key, "at+jwt", &claims)?;
     let signs = parallel_rate(threads, window, {
@@ -201,7 +266,8 @@ fn sample_claims() -> AccessTokenClaims {
 }
 
 /// Records/s of the idempotent producer with the Orders settings, each send awaited
-/// concurrently (64 in flight), ~1.3 KB values like a real envelope.
+/// concurrently (64 in flight), 1.3 KB values like a real envelope, into a fresh 3-partition
+/// topic like the event topic.
 async fn kafka_ceiling(bootstrap: &str, window: Duration) -> anyhow::Result<f64> {
     let topic = zte_testkit::unique_name("bench-producer");
     zte_testkit::create_topic(bootstrap, &topic, 3).await?;
@@ -209,22 +275,27 @@ async fn kafka_ceiling(bootstrap: &str, window: Duration) -> anyhow::Result<f64>
         zte_runtime::idempotent_producer_config(bootstrap, "bench", Duration::from_secs(30))
             .create()?;
     let value = vec![0x5a_u8; 1_300];
+    let send = |producer: FutureProducer, topic: String, value: Vec<u8>| async move {
+        let key = uuid::Uuid::new_v4().to_string();
+        producer
+            .send(
+                FutureRecord::to(&topic).key(&key).payload(&value),
+                Duration::from_secs(30),
+            )
+            .await
+            .is_ok()
+    };
+    // Connect and learn the partition leaders before timing.
+    anyhow::ensure!(
+        send(producer.clone(), topic.clone(), value.clone()).await,
+        "the Kafka producer ceiling could not deliver a record"
+    );
     let start = Instant::now();
     let mut sent = 0u64;
     let mut in_flight = tokio::task::JoinSet::new();
     while start.elapsed() < window {
         while in_flight.len() < 64 {
-            let (producer, topic, value) = (producer.clone(), topic.clone(), value.clone());
-            let key = uuid::Uuid::new_v4().to_string();
-            in_flight.spawn(async move {
-                producer
-                    .send(
-                        FutureRecord::to(&topic).key(&key).payload(&value),
-                        Duration::from_secs(30),
-                    )
-                    .await
-                    .is_ok()
-            });
+            in_flight.spawn(send(producer.clone(), topic.clone(), value.clone()));
         }
         if let Some(Ok(true)) = in_flight.join_next().await {
             sent += 1;
@@ -238,171 +309,391 @@ async fn kafka_ceiling(bootstrap: &str, window: Duration) -> anyhow::Result<f64>
     Ok(sent as f64 / start.elapsed().as_secs_f64())
 }
 
-struct Drive {
-    acked_per_second: f64,
-    latency_us: Histogram<u64>,
-    /// Orders acknowledged in the measured window: id → token index.
-    measured: HashMap<String, usize>,
-    errors: u64,
-    window: (i64, i64),
+struct PhaseArgs {
+    clients: usize,
+    warmup: Duration,
+    seconds: Duration,
+    drain: Duration,
 }
 
-/// Runs `clients` loops of CreateOrder, optionally paced to `rate` orders/s overall.
-async fn drive(
+/// One acknowledged order.
+struct Acked {
+    id: String,
+    /// Answered inside the measured window.
+    measured: bool,
+}
+
+/// The results of one load phase.
+struct Phase {
+    /// Orders answered OK inside the measured window, per second.
+    acked_per_second: f64,
+    /// Payments recorded inside the measured window (for any order of this phase), per second.
+    paid_per_second: f64,
+    /// CreateOrder latency of the orders answered inside the window, µs.
+    create_us: Histogram<u64>,
+    /// Event timestamp → payment record, for the orders answered inside the window, µs.
+    paid_us: Histogram<u64>,
+    acked_total: usize,
+    acked_in_window: usize,
+    /// Error status → count, over the whole phase (warm-up included).
+    errors: BTreeMap<String, u64>,
+    /// Acknowledged orders whose payment never appeared within the drain timeout.
+    missing: usize,
+    drained_in: Duration,
+    /// How far the paced clients fell behind their schedule at worst (half load only).
+    max_lag: Duration,
+    cpu: Vec<(&'static str, f64)>,
+    /// CPU seconds the whole machine was busy in the window (all processes, kernel included).
+    machine_busy: f64,
+    window: Duration,
+}
+
+impl Phase {
+    fn report(&self, name: &str) {
+        let secs = self.window.as_secs_f64();
+        println!("\n## {name}");
+        println!(
+            "orders acknowledged: {} in the {secs:.0}s window ({:.1}/s), {} in the phase",
+            self.acked_in_window, self.acked_per_second, self.acked_total
+        );
+        let errors: u64 = self.errors.values().sum();
+        println!("errors: {errors} {:?}", self.errors);
+        println!(
+            "payments recorded in the window: {:.1}/s; every payment listed (ListPayments) {:.1}s after the load stopped, missing: {}",
+            self.paid_per_second,
+            self.drained_in.as_secs_f64(),
+            self.missing
+        );
+        if !self.max_lag.is_zero() {
+            println!(
+                "paced clients fell behind schedule by at most {:.1} ms",
+                self.max_lag.as_secs_f64() * 1e3
+            );
+        }
+        println!(
+            "CreateOrder latency ms p50/p90/p99/max: {}",
+            quantiles(&self.create_us)
+        );
+        println!(
+            "order→payment latency ms p50/p90/p99/max: {}",
+            quantiles(&self.paid_us)
+        );
+        let orders = self.acked_in_window.max(1) as f64;
+        let cpu: Vec<String> = self
+            .cpu
+            .iter()
+            .map(|(name, seconds)| {
+                format!(
+                    "{name} {:.0}% ({:.2} ms/order)",
+                    100.0 * seconds / secs,
+                    1e3 * seconds / orders
+                )
+            })
+            .collect();
+        println!("CPU in the window (100% = one core): {}", cpu.join(", "));
+        let ours: f64 = self.cpu.iter().map(|(_, seconds)| seconds).sum();
+        println!(
+            "machine busy {:.0}% (stack + bench {:.0}%, anything else {:.0}%): {:.2} ms of stack CPU per order",
+            100.0 * self.machine_busy / secs,
+            100.0 * ours / secs,
+            100.0 * (self.machine_busy - ours).max(0.0) / secs,
+            1e3 * ours / orders
+        );
+    }
+}
+
+/// Runs one load phase: `clients` loops of CreateOrder, closed-loop (`rate` None) or paced
+/// open-loop at `rate` orders/s overall; then waits for the payments.
+async fn phase(
     orders: &Channel,
+    payments: &Channel,
     tokens: &[String],
-    clients: usize,
+    processes: &Processes,
+    args: &PhaseArgs,
     rate: Option<f64>,
-    warmup: u64,
-    seconds: u64,
-) -> anyhow::Result<Drive> {
+) -> anyhow::Result<Phase> {
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
-    let measure_from = start + Duration::from_secs(warmup);
-    let measure_to = measure_from + Duration::from_secs(seconds);
+    let start_unix = unix_nanos(SystemTime::now());
+    let measure_from = start + args.warmup;
+    let measure_to = measure_from + args.seconds;
     let mut tasks = tokio::task::JoinSet::new();
-    for client in 0..clients {
+    for client in 0..args.clients {
         let (orders, stop) = (orders.clone(), stop.clone());
-        let token_index = client % tokens.len();
-        let token = tokens[token_index].clone();
-        let interval = rate.map(|r| Duration::from_secs_f64(clients as f64 / r.max(0.1)));
+        let token = tokens[client % tokens.len()].clone();
+        // Each client sends every `clients / rate` seconds; client i starts i / rate seconds
+        // in, so the sends are spread evenly rather than fired in bursts.
+        let pacing = rate.map(|r| {
+            let r = r.max(0.1);
+            (
+                Duration::from_secs_f64(args.clients as f64 / r),
+                Duration::from_secs_f64(client as f64 / r),
+            )
+        });
         tasks.spawn(async move {
             let mut hist = Histogram::<u64>::new(3)?;
-            let mut measured = Vec::new();
-            let mut errors = 0u64;
-            let mut next = Instant::now();
+            let mut acked = Vec::new();
+            let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+            let mut next = pacing.map(|(_, offset)| start + offset);
+            let mut max_lag = Duration::ZERO;
             while !stop.load(Ordering::Relaxed) {
-                if let Some(interval) = interval {
-                    tokio::time::sleep_until(next.into()).await;
-                    next += interval;
+                let scheduled = match (&mut next, pacing) {
+                    (Some(next), Some((interval, _))) => {
+                        tokio::time::sleep_until((*next).into()).await;
+                        let scheduled = *next;
+                        *next += interval;
+                        max_lag = max_lag.max(Instant::now().duration_since(scheduled));
+                        scheduled
+                    }
+                    _ => Instant::now(),
+                };
+                if stop.load(Ordering::Relaxed) {
+                    break;
                 }
-                let began = Instant::now();
                 let result =
                     create_order(&orders, &token, order_request(&[("SKU-BENCH", 2, 1_999)])).await;
                 let done = Instant::now();
-                if began >= measure_from && done <= measure_to {
-                    match result {
-                        Ok(order) => {
-                            let _ = hist.record(done.duration_since(began).as_micros() as u64);
-                            measured.push((order.order_transaction_id, token_index));
+                let measured = done >= measure_from && done <= measure_to;
+                match result {
+                    Ok(order) => {
+                        if measured {
+                            hist.record(micros(done.duration_since(scheduled)))?;
                         }
-                        Err(_) => errors += 1,
+                        acked.push(Acked {
+                            id: order.order_transaction_id,
+                            measured,
+                        });
                     }
+                    Err(status) => *errors.entry(format!("{:?}", status.code())).or_default() += 1,
                 }
             }
-            anyhow::Ok((hist, measured, errors))
+            anyhow::Ok((hist, acked, errors, max_lag))
         });
     }
+    tokio::time::sleep_until(measure_from.into()).await;
+    let cpu_before = processes.cpu_seconds();
+    let machine_before = machine_busy_seconds(processes.ticks_per_second);
     tokio::time::sleep_until(measure_to.into()).await;
+    let cpu_after = processes.cpu_seconds();
+    let machine_after = machine_busy_seconds(processes.ticks_per_second);
     stop.store(true, Ordering::Relaxed);
-    let mut latency_us = Histogram::<u64>::new(3)?;
-    let mut measured = HashMap::new();
-    let mut errors = 0;
+    let load_stopped = Instant::now();
+
+    let mut create_us = Histogram::<u64>::new(3)?;
+    let mut acked = Vec::new();
+    let mut errors = BTreeMap::new();
+    let mut max_lag = Duration::ZERO;
     while let Some(result) = tasks.join_next().await {
-        let (hist, ids, errs) = result??;
-        latency_us.add(hist)?;
-        measured.extend(ids);
-        errors += errs;
+        let (hist, ids, errs, lag) = result??;
+        create_us.add(hist)?;
+        acked.extend(ids);
+        for (code, n) in errs {
+            *errors.entry(code).or_default() += n;
+        }
+        max_lag = max_lag.max(lag);
     }
-    let now_unix = zte_auth::unix_now();
-    let elapsed_since_to = Instant::now().duration_since(measure_to).as_secs() as i64;
-    let window_end = now_unix - elapsed_since_to;
-    Ok(Drive {
-        acked_per_second: measured.len() as f64 / seconds as f64,
-        latency_us,
-        measured,
-        errors,
-        window: (window_end - seconds as i64, window_end),
-    })
-}
+    let acked_in_window = acked.iter().filter(|a| a.measured).count();
 
-struct Paid {
-    per_second: f64,
-    latency_ms: Histogram<u64>,
-    missing: usize,
-}
-
-/// Waits for the measured orders' payments and computes order→payment latency from the event
-/// timestamp (`order_created_at`) to the payment record (`recorded_at`).
-async fn payment_stats(
-    payments: &Channel,
-    tokens: &[String],
-    drive: &Drive,
-) -> anyhow::Result<Paid> {
-    let deadline = Instant::now() + Duration::from_secs(120);
+    // Wait until every acknowledged order of this phase is paid, so the next phase starts with
+    // an idle consumer and the payment rate below is not cut short.
+    let wanted: HashSet<&str> = acked.iter().map(|a| a.id.as_str()).collect();
+    let deadline = Instant::now() + args.drain;
     let mut found = HashMap::new();
-    while found.len() < drive.measured.len() && Instant::now() < deadline {
+    loop {
         for token in tokens {
             for payment in list_payments(payments, token).await? {
-                if drive.measured.contains_key(&payment.order_transaction_id) {
+                if wanted.contains(payment.order_transaction_id.as_str()) {
                     found.insert(payment.order_transaction_id.clone(), payment);
                 }
             }
         }
-        if found.len() < drive.measured.len() {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+        if found.len() >= wanted.len() || Instant::now() >= deadline {
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let mut latency_ms = Histogram::<u64>::new_with_bounds(1, 3_600_000, 3)?;
-    let (from, to) = drive.window;
-    let mut in_window = 0u64;
+    let drained_in = load_stopped.elapsed();
+
+    let window_from = start_unix + nanos(args.warmup);
+    let window_to = window_from + nanos(args.seconds);
+    let mut paid_us = Histogram::<u64>::new(3)?;
+    let mut paid_in_window = 0u64;
     for payment in found.values() {
-        let (Some(created), Some(recorded)) = (&payment.order_created_at, &payment.recorded_at)
-        else {
+        let Some(recorded) = &payment.recorded_at else {
             continue;
         };
-        let ms = (recorded.seconds - created.seconds) * 1_000
-            + i64::from(recorded.nanos - created.nanos) / 1_000_000;
-        let _ = latency_ms.record(ms.max(1) as u64);
-        if recorded.seconds >= from && recorded.seconds < to {
-            in_window += 1;
+        if (window_from..window_to).contains(&timestamp_nanos(recorded)) {
+            paid_in_window += 1;
         }
     }
-    Ok(Paid {
-        per_second: in_window as f64 / (to - from).max(1) as f64,
-        latency_ms,
-        missing: drive.measured.len() - found.len(),
+    for order in acked.iter().filter(|a| a.measured) {
+        let Some(payment) = found.get(&order.id) else {
+            continue;
+        };
+        if let (Some(created), Some(recorded)) = (&payment.order_created_at, &payment.recorded_at) {
+            let us = (timestamp_nanos(recorded) - timestamp_nanos(created)).max(0) / 1_000;
+            paid_us.record(u64::try_from(us).unwrap_or(0))?;
+        }
+    }
+    let secs = args.seconds.as_secs_f64();
+    Ok(Phase {
+        acked_per_second: acked_in_window as f64 / secs,
+        paid_per_second: paid_in_window as f64 / secs,
+        create_us,
+        paid_us,
+        acked_total: acked.len(),
+        acked_in_window,
+        errors,
+        missing: wanted.len() - found.len(),
+        drained_in,
+        max_lag,
+        cpu: cpu_after
+            .iter()
+            .zip(&cpu_before)
+            .map(|((name, after), (_, before))| (*name, after - before))
+            .collect(),
+        machine_busy: machine_after - machine_before,
+        window: args.seconds,
     })
 }
 
-fn report(name: &str, drive: &Drive, paid: &Paid) {
-    println!("\n## {name}");
-    println!(
-        "orders acknowledged: {} ({:.1}/s), errors: {}",
-        drive.measured.len(),
-        drive.acked_per_second,
-        drive.errors
-    );
-    println!(
-        "payments completed in window: {:.1}/s, missing after 120s: {}",
-        paid.per_second, paid.missing
-    );
-    println!(
-        "CreateOrder latency ms p50/p90/p99/max: {}",
-        quantiles(&drive.latency_us)
-    );
-    println!(
-        "order→payment latency ms p50/p90/p99: {}",
-        quantiles3(&paid.latency_ms)
-    );
+/// The processes whose CPU time is attributed, with their pids.
+struct Processes {
+    pids: Vec<(&'static str, Option<u32>)>,
+    ticks_per_second: f64,
+}
+
+impl Processes {
+    fn of(stack: &Stack) -> Self {
+        Self {
+            pids: vec![
+                ("identity", stack.identity.pid()),
+                ("orders", stack.orders.pid()),
+                ("payments", stack.payments.pid()),
+                ("kafka", kafka_broker_pid()),
+                ("bench", Some(std::process::id())),
+            ],
+            ticks_per_second: clock_ticks_per_second(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.pids
+            .iter()
+            .map(|(name, pid)| match pid {
+                Some(pid) => format!("{name}={pid}"),
+                None => format!("{name}=?"),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// User + system CPU seconds consumed so far by each process (0 when unknown).
+    fn cpu_seconds(&self) -> Vec<(&'static str, f64)> {
+        self.pids
+            .iter()
+            .map(|(name, pid)| {
+                let ticks = pid.and_then(process_cpu_ticks).unwrap_or(0);
+                (*name, ticks as f64 / self.ticks_per_second)
+            })
+            .collect()
+    }
+}
+
+/// utime + stime of `pid`, in clock ticks (fields 14 and 15 of `/proc/<pid>/stat`).
+fn process_cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces; the fields after it never do.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state), so utime (14) is index 11 and stime (15) index 12.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// CPU seconds the machine has been busy since boot (every CPU; `/proc/stat` line `cpu`:
+/// everything but idle and iowait).
+fn machine_busy_seconds(ticks_per_second: f64) -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0.0;
+    };
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let busy: u64 = fields
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, v)| v)
+        .sum();
+    busy as f64 / ticks_per_second
+}
+
+/// The local broker's pid: a process whose command line runs the `kafka.Kafka` main class.
+fn kafka_broker_pid() -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read(PathBuf::from(format!("/proc/{pid}/cmdline")))
+                .is_ok_and(|cmd| cmd.split(|b| *b == 0).any(|arg| arg == b"kafka.Kafka"))
+        })
+}
+
+fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn unix_nanos(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map(nanos).unwrap_or(0)
+}
+
+fn nanos(duration: Duration) -> i64 {
+    i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX)
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn timestamp_nanos(timestamp: &prost_types::Timestamp) -> i64 {
+    timestamp.seconds * 1_000_000_000 + i64::from(timestamp.nanos)
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1_000.0
 }
 
 fn quantiles(hist_us: &Histogram<u64>) -> String {
-    let ms = |v: u64| v as f64 / 1_000.0;
+    if hist_us.is_empty() {
+        return "- / - / - / -".into();
+    }
     format!(
         "{:.1} / {:.1} / {:.1} / {:.1}",
         ms(hist_us.value_at_quantile(0.5)),
         ms(hist_us.value_at_quantile(0.9)),
         ms(hist_us.value_at_quantile(0.99)),
         ms(hist_us.max())
-    )
-}
-
-fn quantiles3(hist_ms: &Histogram<u64>) -> String {
-    format!(
-        "{} / {} / {}",
-        hist_ms.value_at_quantile(0.5),
-        hist_ms.value_at_quantile(0.9),
-        hist_ms.value_at_quantile(0.99)
     )
 }
