@@ -51,14 +51,18 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     // `cargo test -p zte-e2e` alone does not rebuild the service binaries: refuse to test a
     // stale one rather than report results for old code.
     let root = zte_testkit::repo_root();
-    let mut sources = vec![root.join("services").join(name).join("src")];
-    if let Ok(shared) = std::fs::read_dir(root.join("shared")) {
-        sources.extend(
-            shared
-                .flatten()
-                .map(|crate_dir| crate_dir.path().join("src")),
-        );
-    }
+    // The service's own sources and those of the shared crates it depends on (a change to a
+    // shared crate it does not use does not relink it).
+    let service = root.join("services").join(name);
+    let manifest = std::fs::read_to_string(service.join("Cargo.toml")).unwrap_or_default();
+    let mut sources = vec![service.join("src")];
+    sources.extend(
+        manifest
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("zte-"))
+            .filter_map(|rest| rest.split(['.', ' ', '=']).next())
+            .map(|shared| root.join("shared").join(shared).join("src")),
+    );
     if let Some(newer) = sources.iter().find_map(|dir| newer_file(dir, built)) {
         bail!(
             "{} is older than {}: run `cargo build --bins` first",
