@@ -228,9 +228,27 @@ pub async fn wait_grpc_serving(
     service: &str,
     timeout: Duration,
 ) -> anyhow::Result<()> {
+    wait_grpc_status(addr, service, ServingStatus::Serving, timeout).await
+}
+
+/// Waits until the gRPC health service at `addr` reports `NOT_SERVING` for `service`.
+pub async fn wait_grpc_not_serving(
+    addr: SocketAddr,
+    service: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    wait_grpc_status(addr, service, ServingStatus::NotServing, timeout).await
+}
+
+async fn wait_grpc_status(
+    addr: SocketAddr,
+    service: &str,
+    status: ServingStatus,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let endpoint = format!("http://{addr}");
     wait_until(
-        &format!("{service} at {addr} to be SERVING"),
+        &format!("{service} at {addr} to be {status:?}"),
         timeout,
         || {
             let endpoint = endpoint.clone();
@@ -242,7 +260,7 @@ pub async fn wait_grpc_serving(
                     })
                     .await
                     .ok()?;
-                (response.into_inner().status == ServingStatus::Serving as i32).then_some(())
+                (response.into_inner().status == status as i32).then_some(())
             }
         },
     )

@@ -64,6 +64,13 @@ async fn kafka_outage_fails_calls_unavailable_and_loses_no_acknowledged_order() 
     }
 
     broker.stop().await?;
+    // Readiness follows the dependency: Orders reports NOT_SERVING while Kafka is gone.
+    zte_e2e::wait_grpc_not_serving(
+        stack.config.orders_addr,
+        zte_proto::orders::v1::SERVICE_NAME,
+        Duration::from_secs(30),
+    )
+    .await?;
     let mut refused = 0;
     for i in 0..3 {
         match create_order(
