@@ -11,8 +11,7 @@ use std::{hint::black_box, time::Duration};
 use criterion::{Criterion, criterion_group, criterion_main};
 use prost::Message as _;
 use zte_auth::{
-    AccessTokenClaims, JwkSet, JwksCache, SigningKey, TokenValidator, ValidatorConfig,
-    claims::Audience, jws,
+    AccessTokenClaims, JwkSet, JwksCache, SigningKey, TokenValidator, ValidatorConfig, jws,
 };
 use zte_event::{EventVerifier, VerifierLimits, encode_order_created, envelope, payload_hash};
 use zte_proto::events::v1::{EventEnvelope, OrderCreated, OrderItem};
@@ -40,23 +39,16 @@ fn order(id: &str) -> OrderCreated {
 }
 
 fn event_claims(id: &str, hash: &str) -> AccessTokenClaims {
-    let now = zte_auth::unix_now();
-    AccessTokenClaims {
-        iss: ISSUER.into(),
-        sub: "demouser".into(),
-        aud: Audience::One("payments-service".into()),
-        exp: now + 3_600,
-        nbf: now,
-        iat: now,
-        jti: uuid::Uuid::new_v4().to_string(),
-        scope: "trigger_payments".into(),
-        client_id: "orders-service".into(),
-        act: Some(zte_auth::Actor {
-            sub: "orders-service".into(),
-        }),
-        order_transaction_id: Some(id.to_owned()),
-        event_payload_hash: Some(hash.to_owned()),
-    }
+    AccessTokenClaims::issued(
+        ISSUER,
+        "demouser",
+        &[],
+        "trigger_payments",
+        "orders-service",
+        zte_auth::unix_now(),
+        Duration::from_secs(3_600),
+    )
+    .for_event("payments-service", id, hash)
 }
 
 fn benches(c: &mut Criterion) {

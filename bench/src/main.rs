@@ -30,7 +30,7 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tonic::transport::Channel;
-use zte_auth::{AccessTokenClaims, SigningKey, claims::Audience, jws};
+use zte_auth::{AccessTokenClaims, SigningKey, jws};
 use zte_e2e::{
     DEMO_USERS, Stack,
     client::{create_order, list_payments, order_request},
@@ -246,23 +246,20 @@ fn parallel_rate(
 }
 
 fn sample_claims() -> AccessTokenClaims {
-    let now = zte_auth::unix_now();
-    AccessTokenClaims {
-        iss: "http://bench".into(),
-        sub: "demouser".into(),
-        aud: Audience::One("payments-service".into()),
-        exp: now + 3600,
-        nbf: now,
-        iat: now,
-        jti: uuid::Uuid::new_v4().to_string(),
-        scope: "trigger_payments".into(),
-        client_id: "orders-service".into(),
-        act: Some(zte_auth::Actor {
-            sub: "orders-service".into(),
-        }),
-        order_transaction_id: Some(uuid::Uuid::new_v4().to_string()),
-        event_payload_hash: Some("0".repeat(64)),
-    }
+    AccessTokenClaims::issued(
+        "http://bench",
+        "demouser",
+        &[],
+        "trigger_payments",
+        "orders-service",
+        zte_auth::unix_now(),
+        Duration::from_secs(3_600),
+    )
+    .for_event(
+        "payments-service",
+        &uuid::Uuid::new_v4().to_string(),
+        &"0".repeat(64),
+    )
 }
 
 /// Records/s of the idempotent producer with the Orders settings, each send awaited

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use axum::http::{HeaderMap, header};
 use serde::Serialize;
 use zte_auth::{
-    AccessTokenClaims, Actor, Scopes,
-    claims::{Audience, SCOPE_ORDERS, SCOPE_TRIGGER_PAYMENTS},
+    AccessTokenClaims, Scopes,
+    claims::{SCOPE_ORDERS, SCOPE_TRIGGER_PAYMENTS},
     jws::{self, TYP_ACCESS_TOKEN},
     oauth_client::{CLIENT_ASSERTION_TYPE_JWT_BEARER, TOKEN_TYPE_ACCESS_TOKEN},
 };
@@ -221,25 +221,15 @@ async fn password_grant(
         return Err(OAuthError::invalid_grant("invalid username or password"));
     }
     let lifetime = state.settings.user_token_lifetime.as_secs();
-    let claims = AccessTokenClaims {
-        iss: state.issuer.clone(),
-        sub: username,
-        aud: Audience::Many(
-            USER_TOKEN_AUDIENCES
-                .iter()
-                .map(|a| (*a).to_owned())
-                .collect(),
-        ),
-        exp: now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
-        nbf: now,
-        iat: now,
-        jti: uuid::Uuid::new_v4().to_string(),
-        scope: scopes.to_string(),
-        client_id: client.id.clone(),
-        act: None,
-        order_transaction_id: None,
-        event_payload_hash: None,
-    };
+    let claims = AccessTokenClaims::issued(
+        &state.issuer,
+        &username,
+        &USER_TOKEN_AUDIENCES,
+        &scopes.to_string(),
+        &client.id,
+        now,
+        state.settings.user_token_lifetime,
+    );
     issue(state, claims, lifetime, None)
 }
 
@@ -326,22 +316,20 @@ async fn token_exchange(
     }
 
     let lifetime = state.settings.event_token_lifetime.as_secs();
-    let claims = AccessTokenClaims {
-        iss: state.issuer.clone(),
-        sub: subject.sub,
-        aud: Audience::One(EVENT_TOKEN_AUDIENCE.to_owned()),
-        exp: now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
-        nbf: now,
-        iat: now,
-        jti: uuid::Uuid::new_v4().to_string(),
-        scope: requested.to_string(),
-        client_id: client.id.clone(),
-        act: Some(Actor {
-            sub: client.id.clone(),
-        }),
-        order_transaction_id: Some(order_transaction_id.to_owned()),
-        event_payload_hash: Some(event_payload_hash.to_owned()),
-    };
+    let claims = AccessTokenClaims::issued(
+        &state.issuer,
+        &subject.sub,
+        &[],
+        &requested.to_string(),
+        &client.id,
+        now,
+        state.settings.event_token_lifetime,
+    )
+    .for_event(
+        EVENT_TOKEN_AUDIENCE,
+        order_transaction_id,
+        event_payload_hash,
+    );
     issue(state, claims, lifetime, Some(TOKEN_TYPE_ACCESS_TOKEN))
 }
 

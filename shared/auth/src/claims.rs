@@ -1,7 +1,7 @@
 //! Claim sets: access tokens (user and event tokens share RFC 9068's shape) and RFC 7523
 //! client assertions, plus scope handling.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, time::Duration};
 
 use biscuit::CompactJson;
 use serde::{Deserialize, Serialize};
@@ -75,6 +75,51 @@ pub struct AccessTokenClaims {
 impl CompactJson for AccessTokenClaims {}
 
 impl AccessTokenClaims {
+    /// Claims of a token issued at `now` (Unix seconds) and valid for `lifetime`, with a fresh
+    /// random `jti` and no event binding (a user token as the password grant issues it).
+    pub fn issued(
+        issuer: &str,
+        sub: &str,
+        audiences: &[&str],
+        scope: &str,
+        client_id: &str,
+        now: i64,
+        lifetime: Duration,
+    ) -> Self {
+        Self {
+            iss: issuer.to_owned(),
+            sub: sub.to_owned(),
+            aud: Audience::Many(audiences.iter().map(|a| (*a).to_owned()).collect()),
+            exp: now.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
+            nbf: now,
+            iat: now,
+            jti: uuid::Uuid::new_v4().to_string(),
+            scope: scope.to_owned(),
+            client_id: client_id.to_owned(),
+            act: None,
+            order_transaction_id: None,
+            event_payload_hash: None,
+        }
+    }
+
+    /// Binds the token to one event, as RFC 8693 token exchange does here: `aud` becomes the
+    /// single consumer `audience`, the client becomes the actor (`act.sub`), and the order id
+    /// and payload hash are added.
+    pub fn for_event(
+        mut self,
+        audience: &str,
+        order_transaction_id: &str,
+        event_payload_hash: &str,
+    ) -> Self {
+        self.aud = Audience::One(audience.to_owned());
+        self.act = Some(Actor {
+            sub: self.client_id.clone(),
+        });
+        self.order_transaction_id = Some(order_transaction_id.to_owned());
+        self.event_payload_hash = Some(event_payload_hash.to_owned());
+        self
+    }
+
     /// The token's scopes.
     pub fn scopes(&self) -> Scopes {
         Scopes::parse(&self.scope)
@@ -167,6 +212,42 @@ mod tests {
         assert!(!Scopes::parse("orders admin").is_subset(&held));
         assert_eq!(held.to_string(), "orders payments");
         assert!(Scopes::parse("").is_empty());
+    }
+
+    #[test]
+    fn issued_then_bound_to_an_event_has_the_exchange_shape() {
+        let user = AccessTokenClaims::issued(
+            "iss",
+            "alice",
+            &["a", "b"],
+            "orders",
+            "cli",
+            100,
+            Duration::from_secs(60),
+        );
+        assert_eq!((user.nbf, user.iat, user.exp), (100, 100, 160));
+        assert!(!user.is_event_token() && user.aud.contains("b"));
+        let event = AccessTokenClaims::issued(
+            "iss",
+            "alice",
+            &[],
+            SCOPE_TRIGGER_PAYMENTS,
+            "orders-service",
+            100,
+            Duration::from_secs(60),
+        )
+        .for_event("payments-service", "id-1", "ab");
+        assert_eq!(event.aud, Audience::One("payments-service".into()));
+        assert_eq!(
+            event.act,
+            Some(Actor {
+                sub: "orders-service".into()
+            })
+        );
+        assert_eq!(event.order_transaction_id.as_deref(), Some("id-1"));
+        assert_eq!(event.event_payload_hash.as_deref(), Some("ab"));
+        assert!(event.is_event_token());
+        assert_ne!(user.jti, event.jti);
     }
 
     #[test]

@@ -759,7 +759,9 @@ pub mod forge {
     use anyhow::Context as _;
     use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
     use prost::Message as _;
-    use zte_auth::{AccessTokenClaims, Actor, SigningKey, claims::Audience, jws};
+    use std::time::Duration;
+
+    use zte_auth::{AccessTokenClaims, SigningKey, jws};
     use zte_proto::events::v1::{EventEnvelope, OrderCreated, OrderItem};
 
     /// The `kid` in a compact JWS header.
@@ -821,23 +823,17 @@ pub mod forge {
 
     /// Event-token claims binding `order` (payload hash `hash`), as identity would issue them.
     pub fn event_claims(issuer: &str, order: &OrderCreated, hash: &str) -> AccessTokenClaims {
-        let now = zte_auth::unix_now();
-        AccessTokenClaims {
-            iss: issuer.to_owned(),
-            sub: order.user_id.clone(),
-            aud: Audience::One("payments-service".into()),
-            exp: now + 3_600,
-            nbf: now - 5,
-            iat: now - 5,
-            jti: uuid::Uuid::new_v4().to_string(),
-            scope: "trigger_payments".into(),
-            client_id: "orders-service".into(),
-            act: Some(Actor {
-                sub: "orders-service".into(),
-            }),
-            order_transaction_id: Some(order.order_transaction_id.clone()),
-            event_payload_hash: Some(hash.to_owned()),
-        }
+        // Issued 5 s ago (clock skew), valid for an hour from now.
+        AccessTokenClaims::issued(
+            issuer,
+            &order.user_id,
+            &[],
+            "trigger_payments",
+            "orders-service",
+            zte_auth::unix_now() - 5,
+            Duration::from_secs(3_605),
+        )
+        .for_event("payments-service", &order.order_transaction_id, hash)
     }
 
     /// Signs `claims` with `key` (PS256, `at+jwt`).

@@ -305,19 +305,13 @@ pub fn raw_jws(header: &str, claims: &impl serde::Serialize, signature: &[u8]) -
 
 /// User-token claims as this server would issue them, for forging variants.
 pub fn user_claims(issuer: &str, scope: &str) -> AccessTokenClaims {
-    let now = zte_auth::unix_now();
-    AccessTokenClaims {
-        iss: issuer.into(),
-        sub: "demouser".into(),
-        aud: Audience::Many(vec!["orders-service".into(), "payments-service".into()]),
-        exp: now + 600,
-        nbf: now,
-        iat: now,
-        jti: uuid::Uuid::new_v4().to_string(),
-        scope: scope.into(),
-        client_id: "demo-cli".into(),
-        act: None,
-        order_transaction_id: None,
-        event_payload_hash: None,
-    }
+    AccessTokenClaims::issued(
+        issuer,
+        "demouser",
+        &["orders-service", "payments-service"],
+        scope,
+        "demo-cli",
+        zte_auth::unix_now(),
+        Duration::from_secs(600),
+    )
 }

@@ -118,21 +118,15 @@ impl TestAuthServer {
 }
 
 pub fn user_claims(issuer: &str, sub: &str) -> AccessTokenClaims {
-    let now = zte_auth::unix_now();
-    AccessTokenClaims {
-        iss: issuer.into(),
-        sub: sub.into(),
-        aud: Audience::Many(vec!["orders-service".into(), "payments-service".into()]),
-        exp: now + 60,
-        nbf: now,
-        iat: now,
-        jti: uuid::Uuid::new_v4().to_string(),
-        scope: "orders payments".into(),
-        client_id: "demo-cli".into(),
-        act: None,
-        order_transaction_id: None,
-        event_payload_hash: None,
-    }
+    AccessTokenClaims::issued(
+        issuer,
+        sub,
+        &["orders-service", "payments-service"],
+        "orders payments",
+        "demo-cli",
+        zte_auth::unix_now(),
+        Duration::from_secs(60),
+    )
 }
 
 type Reply = (StatusCode, Json<serde_json::Value>);

@@ -31,7 +31,7 @@ use tonic::{Request, transport::Channel};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
-use zte_auth::{AccessTokenClaims, Actor, JwkSet, SigningKey, claims::Audience, jws};
+use zte_auth::{AccessTokenClaims, JwkSet, SigningKey, jws};
 use zte_event::{EncodedEvent, encode_order_created};
 use zte_proto::{
     events::v1::{EventEnvelope, ORDER_CREATED_TYPE, OrderCreated, OrderItem},
@@ -118,43 +118,33 @@ impl TestIdentity {
         order: &OrderCreated,
         payload_hash: &str,
     ) -> AccessTokenClaims {
-        let now = zte_auth::unix_now();
-        AccessTokenClaims {
-            iss: self.issuer.clone(),
-            sub: order.user_id.clone(),
-            aud: Audience::One("payments-service".into()),
-            exp: now + 365 * 24 * 3600,
-            nbf: now,
-            iat: now,
-            jti: uuid::Uuid::new_v4().to_string(),
-            scope: "trigger_payments".into(),
-            client_id: "orders-service".into(),
-            act: Some(Actor {
-                sub: "orders-service".into(),
-            }),
-            order_transaction_id: Some(order.order_transaction_id.clone()),
-            event_payload_hash: Some(payload_hash.to_owned()),
-        }
+        AccessTokenClaims::issued(
+            &self.issuer,
+            &order.user_id,
+            &[],
+            "trigger_payments",
+            "orders-service",
+            zte_auth::unix_now(),
+            Duration::from_secs(365 * 24 * 3600),
+        )
+        .for_event(
+            "payments-service",
+            &order.order_transaction_id,
+            payload_hash,
+        )
     }
 
     /// A user access token (password grant shape) for `user`.
     pub(crate) fn user_token(&self, user: &str) -> String {
-        let now = zte_auth::unix_now();
-        let claims = AccessTokenClaims {
-            iss: self.issuer.clone(),
-            sub: user.into(),
-            aud: Audience::Many(vec!["orders-service".into(), "payments-service".into()]),
-            exp: now + 300,
-            nbf: now,
-            iat: now,
-            jti: uuid::Uuid::new_v4().to_string(),
-            scope: "orders payments".into(),
-            client_id: "demo-cli".into(),
-            act: None,
-            order_transaction_id: None,
-            event_payload_hash: None,
-        };
-        self.sign(&claims)
+        self.sign(&AccessTokenClaims::issued(
+            &self.issuer,
+            user,
+            &["orders-service", "payments-service"],
+            "orders payments",
+            "demo-cli",
+            zte_auth::unix_now(),
+            Duration::from_secs(300),
+        ))
     }
 
     /// Signs with the published key.
