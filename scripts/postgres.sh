@@ -203,6 +203,29 @@ full_page_writes = on
 CONF
 }
 
+# Starts the server and waits, with a deadline, until it accepts connections. A postmaster
+# that is still starting (crash recovery) or still exiting (killed a moment ago: its pid
+# stays alive until it is reaped) is waited for; a start refused because the old server's
+# processes have not all gone yet is retried.
+run_server() {
+  local deadline=$((SECONDS + PG_START_TIMEOUT)) started=0
+  until accepts_connections; do
+    if ((SECONDS >= deadline)); then
+      tail -n 40 "$LOG_FILE" >&2 || true
+      die "PostgreSQL did not accept connections within ${PG_START_TIMEOUT}s"
+    fi
+    if ! ours_running; then
+      ((started)) || log "starting PostgreSQL on 127.0.0.1:$PG_PORT (log: $LOG_FILE)"
+      started=1
+      # 9>&-: the server must not inherit (and hold for ever) the lock taken in with_lock.
+      as_pg "$(bin_dir)/pg_ctl" start -D "$DATA_DIR" -l "$LOG_FILE" -w \
+        -t $((deadline - SECONDS > 0 ? deadline - SECONDS : 1)) -s 9>&- >/dev/null 2>&1 \
+        || log "pg_ctl start did not succeed yet; retrying until the deadline"
+    fi
+    sleep 0.2
+  done
+}
+
 start() {
   install_server
   local url_link=""
@@ -220,12 +243,7 @@ start() {
   ((${#SOCKET_DIR} <= 90)) || die "socket directory path too long: $SOCKET_DIR (set PG_RUN_DIR to a shorter path)"
   init_cluster
   write_config
-  if ! ours_running; then
-    log "starting PostgreSQL on 127.0.0.1:$PG_PORT (log: $LOG_FILE)"
-    # 9>&-: the server must not inherit (and hold for ever) the lock taken in with_lock.
-    as_pg "$(bin_dir)/pg_ctl" start -D "$DATA_DIR" -l "$LOG_FILE" -w -t "$PG_START_TIMEOUT" -s 9>&- \
-      || { tail -n 40 "$LOG_FILE" >&2 || true; die "PostgreSQL did not start within ${PG_START_TIMEOUT}s"; }
-  fi
+  run_server
   ensure_role
   if [[ "$PG_RUN_DIR" != "$CACHE_LINK" ]]; then
     mkdir -p "$(dirname "$CACHE_LINK")"
