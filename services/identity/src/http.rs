@@ -21,7 +21,7 @@ use zte_auth::{
 use crate::{
     AppState,
     error::{ErrorCode, OAuthError},
-    token,
+    grants,
 };
 
 /// Largest accepted token-request body.
@@ -111,8 +111,8 @@ async fn token_endpoint(
                 OAuthError::invalid_request("cannot read the request body")
             }
         })?;
-        let params = token::Params::parse(&headers, &body)?;
-        token::handle(&state, params).await
+        let params = grants::Params::parse(&headers, &body)?;
+        grants::handle(&state, params).await
     }
     .await;
     match result {

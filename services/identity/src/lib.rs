@@ -1,8 +1,9 @@
 //! The identity service: a small OAuth 2.0 authorization server for the system.
 //!
-//! - `POST /token`: the password grant for demo users (public clients allowed by
-//!   configuration) and RFC 8693 token exchange for confidential clients authenticated with
-//!   RFC 7523 `private_key_jwt`, issuing RFC 9068 `at+jwt` tokens signed PS256;
+//! - `POST /token` ([`grants`], one module per grant): the password grant for demo users
+//!   (public clients allowed by configuration) and RFC 8693 token exchange for confidential
+//!   clients authenticated with RFC 7523 `private_key_jwt` ([`assertion`]), issuing RFC 9068
+//!   `at+jwt` tokens signed PS256;
 //! - `GET /jwks`, `GET /.well-known/oauth-authorization-server`, `GET /healthz`.
 //!
 //! Signing keys live in the data directory ([`keyring`]); the server re-reads it
@@ -14,10 +15,10 @@
 pub mod assertion;
 pub mod config;
 pub mod error;
+pub mod grants;
 pub mod http;
 pub mod keyring;
 pub mod registry;
-pub mod token;
 
 use std::{
     net::SocketAddr,
@@ -78,7 +79,7 @@ impl AppState {
         let validator = TokenValidator::new(
             ValidatorConfig {
                 issuer: self.issuer.clone(),
-                audience: token::EXCHANGE_SUBJECT_AUDIENCE.to_owned(),
+                audience: grants::token_exchange::EXCHANGE_SUBJECT_AUDIENCE.to_owned(),
                 leeway: self.settings.leeway,
             },
             JwksCache::fixed(JwkSet {
