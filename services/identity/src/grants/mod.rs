@@ -35,6 +35,16 @@ pub struct TokenResponseBody {
     issued_token_type: Option<&'static str>,
 }
 
+/// What every grant is given: the server state, the authenticated client (allowed to use
+/// the grant), the form, and the time the request is judged at.
+#[derive(Debug, Clone, Copy)]
+struct Request<'a> {
+    state: &'a AppState,
+    client: &'a Client,
+    params: &'a Params,
+    now: i64,
+}
+
 /// Handles one token request: grant type, client authentication, then the grant itself.
 pub(crate) async fn handle(
     state: &AppState,
@@ -57,9 +67,15 @@ pub(crate) async fn handle(
             format!("client may not use grant type {}", grant.as_str()),
         ));
     }
+    let request = Request {
+        state,
+        client,
+        params: &params,
+        now,
+    };
     match grant {
-        GrantType::Password => password::grant(state, client, &params, now).await,
-        GrantType::TokenExchange => token_exchange::grant(state, client, &params, now).await,
+        GrantType::Password => password::grant(request).await,
+        GrantType::TokenExchange => token_exchange::grant(request).await,
     }
 }
 

@@ -4,20 +4,16 @@
 
 use zte_auth::AccessTokenClaims;
 
-use super::{Params, TokenResponseBody, issue, parse_scope};
-use crate::{AppState, error::OAuthError, registry::Client};
+use super::{Request, TokenResponseBody, issue, parse_scope};
+use crate::error::OAuthError;
 
 /// Audiences of user tokens.
 pub const USER_TOKEN_AUDIENCES: [&str; 2] = ["orders-service", "payments-service"];
 
 /// Checks the user's credentials and issues a user token with the requested scope (default:
 /// everything the client may ask for).
-pub(super) async fn grant(
-    state: &AppState,
-    client: &Client,
-    params: &Params,
-    now: i64,
-) -> Result<TokenResponseBody, OAuthError> {
+pub(super) async fn grant(request: Request<'_>) -> Result<TokenResponseBody, OAuthError> {
+    let (state, client, params) = (request.state, request.client, request.params);
     let username = params.require("username")?.to_owned();
     let password = params.require("password")?.to_owned();
     let scopes = match params.get("scope") {
@@ -55,7 +51,7 @@ pub(super) async fn grant(
         &USER_TOKEN_AUDIENCES,
         &scopes.to_string(),
         &client.id,
-        now,
+        request.now,
         state.settings.user_token_lifetime,
     );
     issue(state, claims, lifetime, None)

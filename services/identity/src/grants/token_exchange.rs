@@ -9,12 +9,8 @@ use zte_auth::{
     oauth_client::TOKEN_TYPE_ACCESS_TOKEN,
 };
 
-use super::{Params, TokenResponseBody, issue, parse_scope};
-use crate::{
-    AppState,
-    error::{ErrorCode, OAuthError},
-    registry::Client,
-};
+use super::{Request, TokenResponseBody, issue, parse_scope};
+use crate::error::{ErrorCode, OAuthError};
 
 /// Audience of event tokens.
 pub const EVENT_TOKEN_AUDIENCE: &str = "payments-service";
@@ -27,12 +23,8 @@ pub const EXCHANGE_SUBJECT_AUDIENCE: &str = "orders-service";
 pub const NARROWED_SCOPES: [(&str, &str); 1] = [(SCOPE_TRIGGER_PAYMENTS, SCOPE_ORDERS)];
 
 /// Checks the request and the subject token, then issues the event token.
-pub(super) async fn grant(
-    state: &AppState,
-    client: &Client,
-    params: &Params,
-    now: i64,
-) -> Result<TokenResponseBody, OAuthError> {
+pub(super) async fn grant(request: Request<'_>) -> Result<TokenResponseBody, OAuthError> {
+    let (state, client, params) = (request.state, request.client, request.params);
     let subject_token = params.require("subject_token")?;
     if params.require("subject_token_type")? != TOKEN_TYPE_ACCESS_TOKEN {
         return Err(OAuthError::invalid_request(
@@ -80,7 +72,7 @@ pub(super) async fn grant(
     // user token (an event token is never exchanged again).
     let validator = state.keys().validator.clone();
     let subject = validator
-        .validate_at(subject_token, now)
+        .validate_at(subject_token, request.now)
         .await
         .map_err(|e| {
             tracing::info!(client = %client.id, reason = e.reason(), "subject token refused");
@@ -116,7 +108,7 @@ pub(super) async fn grant(
         &[],
         &requested.to_string(),
         &client.id,
-        now,
+        request.now,
         state.settings.event_token_lifetime,
     )
     .for_event(
