@@ -110,19 +110,52 @@ pub struct Registry {
     dummy_hash: String,
 }
 
-/// The clients file (see the README for an example).
+/// The clients file (see the README for an example); either list may be left out.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct RegistryFile {
     /// Clients.
-    #[serde(default)]
     pub clients: Vec<ClientEntry>,
     /// Users.
-    #[serde(default)]
     pub users: Vec<UserEntry>,
 }
 
-/// One client in the clients file.
+impl RegistryFile {
+    /// Adds the demo set (`--demo`, development only): `orders-service` when its public JWK
+    /// file is given, the public client `demo-cli` with the password grant, and the demo
+    /// users with their plain passwords (hashed by [`Registry::from_file`]).
+    fn add_demo(&mut self, orders_client_jwk: Option<&Path>) {
+        if let Some(jwk) = orders_client_jwk {
+            self.clients.push(ClientEntry {
+                client_id: ORDERS_CLIENT_ID.into(),
+                token_endpoint_auth_method: "private_key_jwt".into(),
+                grant_types: vec![GRANT_TYPE_TOKEN_EXCHANGE.into()],
+                scope: SCOPE_TRIGGER_PAYMENTS.into(),
+                jwk: None,
+                jwk_file: Some(jwk.to_path_buf()),
+                jwks_uri: None,
+            });
+        }
+        self.clients.push(ClientEntry {
+            client_id: DEMO_CLIENT_ID.into(),
+            token_endpoint_auth_method: "none".into(),
+            grant_types: vec![GRANT_TYPE_PASSWORD.into()],
+            scope: format!("{SCOPE_ORDERS} {SCOPE_PAYMENTS}"),
+            jwk: None,
+            jwk_file: None,
+            jwks_uri: None,
+        });
+        self.users
+            .extend(DEMO_USERS.iter().map(|(user, password)| UserEntry {
+                username: (*user).into(),
+                password_hash: None,
+                password: Some((*password).into()),
+            }));
+    }
+}
+
+/// One client in the clients file. The key fields are optional (a missing `Option` field
+/// deserializes as `None`); which ones a client needs depends on its auth method.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientEntry {
@@ -135,13 +168,10 @@ pub struct ClientEntry {
     /// Space-separated scopes the client may request.
     pub scope: String,
     /// `private_key_jwt`: the public JWK, inline.
-    #[serde(default)]
     pub jwk: Option<PublicJwk>,
     /// `private_key_jwt`: a file holding the public JWK (relative to the clients file).
-    #[serde(default)]
     pub jwk_file: Option<PathBuf>,
     /// `private_key_jwt`: a JWKS URI, fetched on demand (refetched on unknown `kid`).
-    #[serde(default)]
     pub jwks_uri: Option<String>,
 }
 
@@ -152,10 +182,8 @@ pub struct UserEntry {
     /// The user name (`sub` of their tokens).
     pub username: String,
     /// An argon2 PHC hash (`$argon2id$...`).
-    #[serde(default)]
     pub password_hash: Option<String>,
     /// A plain password, hashed at start (development only).
-    #[serde(default)]
     pub password: Option<String>,
 }
 
@@ -175,38 +203,13 @@ impl Registry {
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        if let Some(jwk) = orders_client_jwk {
-            if !demo {
-                return Err(RegistryError::Invalid(
-                    "--orders-client-jwk is only used with --demo; register the client in --clients-file instead".into(),
-                ));
-            }
-            file.clients.push(ClientEntry {
-                client_id: ORDERS_CLIENT_ID.into(),
-                token_endpoint_auth_method: "private_key_jwt".into(),
-                grant_types: vec![GRANT_TYPE_TOKEN_EXCHANGE.into()],
-                scope: SCOPE_TRIGGER_PAYMENTS.into(),
-                jwk: None,
-                jwk_file: Some(jwk.to_path_buf()),
-                jwks_uri: None,
-            });
+        if orders_client_jwk.is_some() && !demo {
+            return Err(RegistryError::Invalid(
+                "--orders-client-jwk is only used with --demo; register the client in --clients-file instead".into(),
+            ));
         }
         if demo {
-            file.clients.push(ClientEntry {
-                client_id: DEMO_CLIENT_ID.into(),
-                token_endpoint_auth_method: "none".into(),
-                grant_types: vec![GRANT_TYPE_PASSWORD.into()],
-                scope: format!("{SCOPE_ORDERS} {SCOPE_PAYMENTS}"),
-                jwk: None,
-                jwk_file: None,
-                jwks_uri: None,
-            });
-            file.users
-                .extend(DEMO_USERS.iter().map(|(user, password)| UserEntry {
-                    username: (*user).into(),
-                    password_hash: None,
-                    password: Some((*password).into()),
-                }));
+            file.add_demo(orders_client_jwk);
         }
         Self::from_file(file, &base)
     }
@@ -393,6 +396,21 @@ mod tests {
         assert!(!registry.verify_password("nobody", "Password1"));
         assert!(registry.client(DEMO_CLIENT_ID).is_some());
         assert!(registry.client(ORDERS_CLIENT_ID).is_none(), "no JWK given");
+    }
+
+    #[test]
+    fn optional_fields_and_lists_may_be_left_out_of_the_clients_file() {
+        let file: RegistryFile = serde_json::from_str(
+            r#"{"clients":[{"client_id":"a","token_endpoint_auth_method":"none","grant_types":["password"],"scope":"x"}]}"#,
+        )
+        .unwrap();
+        assert!(file.users.is_empty());
+        let entry = &file.clients[0];
+        assert!(entry.jwk.is_none() && entry.jwk_file.is_none() && entry.jwks_uri.is_none());
+        let registry = Registry::from_file(file, Path::new(".")).unwrap();
+        assert_eq!(registry.counts(), (1, 0));
+        let empty: RegistryFile = serde_json::from_str("{}").unwrap();
+        assert!(empty.clients.is_empty() && empty.users.is_empty());
     }
 
     #[test]
