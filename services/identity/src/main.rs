@@ -3,12 +3,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
 use identity::{Application, Cli, Command};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = zte_runtime::cli::parse_args::<Cli>();
     zte_runtime::init_tracing();
     let result = match cli.command {
         Some(Command::RotateKey(args)) => {

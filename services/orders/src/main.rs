@@ -3,12 +3,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
 use orders::{Application, Cli, Command};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = zte_runtime::cli::parse_args::<Cli>();
     zte_runtime::init_tracing();
     if let Some(Command::Keygen(args)) = cli.command {
         return match orders::keygen(&args) {

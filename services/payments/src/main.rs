@@ -2,12 +2,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use payments::{Application, PaymentsConfig};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = PaymentsConfig::parse();
+    let config = zte_runtime::cli::parse_args::<PaymentsConfig>();
     zte_runtime::init_tracing();
     let app = match Application::build(config).await {
         Ok(app) => app,

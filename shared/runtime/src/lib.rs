@@ -1,5 +1,8 @@
 //! Process plumbing shared by the services: structured logging, the shutdown signal, and the
-//! Kafka client settings every producer and consumer in the system uses.
+//! Kafka client settings every producer and consumer in the system uses; [`cli`] parses a
+//! binary's command line and answers `--print-env`.
+
+pub mod cli;
 
 use std::time::Duration;
 
