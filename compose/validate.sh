@@ -3,9 +3,12 @@
 # when the compose plugin is installed, and always the Go program in compose/validate, which
 # loads the file with compose-go (the compose-spec loader and JSON schema `docker compose`
 # uses) and checks the project's rules. Broken copies must be rejected too, so the check can
-# fail. The stack itself is not started here.
+# fail. The stack itself is not started here. The environment variables the services read
+# come from the binaries themselves (`<binary> --print-env`): the directory in ZTE_ENV_NAMES,
+# or one written here by scripts/env-names.sh (which builds the binaries with cargo).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 if docker compose version >/dev/null 2>&1; then
@@ -16,25 +19,51 @@ else
 fi
 
 bin="$(mktemp -d)"
-trap 'rm -rf "$bin"' EXIT
+broken="$HERE/.broken-docker-compose.yml"
+trap 'rm -rf "$bin" "$broken"' EXIT
+env_names="${ZTE_ENV_NAMES:-}"
+if [[ -z "$env_names" ]]; then
+  env_names="$bin/env-names"
+  "$ROOT/scripts/env-names.sh" "$env_names"
+fi
 (cd "$HERE/validate" && go build -o "$bin/validate" .)
-"$bin/validate" "$HERE/docker-compose.yml"
+validate() { "$bin/validate" -env-names "$env_names" "$@"; }
+validate "$HERE/docker-compose.yml"
+
+# Without the binaries' lists the validation must fail, not pass with no name checked.
+mkdir -p "$bin/no-lists" "$bin/empty-list"
+cp "$env_names"/* "$bin/empty-list/" && : > "$bin/empty-list/orders"
+for case in "" no-lists empty-list; do
+  if "$bin/validate" ${case:+-env-names "$bin/$case"} "$HERE/docker-compose.yml" 2> "$bin/stderr"; then
+    echo "compose: self-test: validation passed with the env-name list '${case:-not given}'" >&2
+    exit 1
+  fi
+  grep -q "INVALID environment variable list" "$bin/stderr" || { cat "$bin/stderr" >&2; exit 1; }
+done
+echo "compose: self-test: a missing or empty env-name list fails the validation"
 
 # Self-test: each broken copy (in the same directory, so relative build contexts resolve)
 # must be rejected.
-broken="$HERE/.broken-docker-compose.yml"
-trap 'rm -rf "$bin" "$broken"' EXIT
 declare -A breakages=(
   ["unknown key"]='s/^    healthcheck:$/    healthchek:/'
   ["wrong type"]='s/^      retries: 12$/      retries: twelve/'
   ["no depends_on condition"]='s/condition: service_healthy/condition: service_started/'
   ["wrong Dockerfile target"]='s/target: payments/target: orders/'
   ["guessed env name"]='s/IDENTITY_ORDERS_CLIENT_JWK:/IDENTITY_ORDERS_CLIENT_PUBLIC_KEY_FILE:/'
+  ["misspelled env name"]='s/ORDERS_TOKEN_ENDPOINT:/ORDERS_TOKEN_ENDPIONT:/'
+  ["misspelled RUST_LOG"]='s/^      RUST_LOG: info$/      RUST_LGO: info/'
   ["issuer mismatch"]='s|PAYMENTS_ISSUER: http://identity:8080|PAYMENTS_ISSUER: http://127.0.0.1:18080|'
   ["orders not waiting for keygen"]='s/^      orders-keygen:$/      kafka:/'
   ["private key volume mounted into identity"]='s|- orders-client-jwk:/var/lib/zte/orders-client-jwk:ro|- orders-data:/var/lib/zte/orders-client-jwk:ro|'
   ["data dir off the volume"]='s|PAYMENTS_DATA_DIR: /var/lib/zte/payments|PAYMENTS_DATA_DIR: /srv/payments|'
   ["demo off without a clients file"]='s/IDENTITY_DEMO: "true"/IDENTITY_DEMO: "false"/'
+)
+# Breakages only the environment-name check can catch: the rejection must name the
+# variable, so a failure for another reason does not count.
+declare -A must_name=(
+  ["guessed env name"]='IDENTITY_ORDERS_CLIENT_PUBLIC_KEY_FILE is not read by identity'
+  ["misspelled env name"]='ORDERS_TOKEN_ENDPIONT is not read by orders'
+  ["misspelled RUST_LOG"]='RUST_LGO is not read by'
 )
 for label in "${!breakages[@]}"; do
   sed "${breakages[$label]}" "$HERE/docker-compose.yml" > "$broken"
@@ -42,8 +71,13 @@ for label in "${!breakages[@]}"; do
     echo "compose: self-test: the '$label' edit no longer matches docker-compose.yml; update it" >&2
     exit 1
   fi
-  if "$bin/validate" "$broken" >/dev/null 2>&1; then
+  if validate "$broken" >/dev/null 2> "$bin/stderr"; then
     echo "compose: self-test: a file with '$label' was NOT rejected" >&2
+    exit 1
+  fi
+  if [[ -n "${must_name[$label]:-}" ]] && ! grep -qF "${must_name[$label]}" "$bin/stderr"; then
+    echo "compose: self-test: a file with '$label' was rejected, but not for naming it:" >&2
+    cat "$bin/stderr" >&2
     exit 1
   fi
 done

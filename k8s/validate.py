@@ -10,7 +10,10 @@
    out of band, which must NOT be in the manifests), a Service and a PDB per Deployment,
    KafkaTopic resources for the event topic and its DLQ.
 3. The wiring to the real services: only environment variables the binaries read (the
-   ENV_* constants in services/*/src/config.rs), one issuer for all three, the
+   lists `--env-names DIR` points to: DIR/identity, DIR/orders and DIR/payments, each the
+   output of `<binary> --print-env`, written by scripts/env-names.sh; a missing, empty or
+   malformed list is an error, and so is a list without a name the rules below check), one
+   issuer for all three, the
    orders-service private key mounted into orders only and its public JWK into identity,
    every data directory on a writable volume (identity's a subdirectory of its mount), and
    the demo users (IDENTITY_DEMO) off unless `--demo-allowed` (the demo overlay).
@@ -21,6 +24,7 @@ validation itself can fail.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import re
@@ -44,20 +48,42 @@ TOPICS = {"orders.order-created.v1", "orders.order-created.v1.dlq"}
 # Created with `kubectl create` from `orders keygen` output (README, "Kubernetes"); an apply
 # of a placeholder would overwrite the real key, so they must not be in the manifests.
 EXTERNAL = {("Secret", "orders-client-key"), ("ConfigMap", "orders-client-jwk")}
-SERVICES_DIR = HERE.parent / "services"
-ENV_PREFIXES = {"IDENTITY_": "identity", "ORDERS_": "orders", "PAYMENTS_": "payments"}
+SERVICES = ("identity", "orders", "payments")
+# The variables the wiring rules below look at. Each must be one its binary reads: a rule
+# about a name nothing reads would pass while checking nothing.
+RULE_ENV = {
+    "identity": {"IDENTITY_ISSUER", "IDENTITY_DATA_DIR", "IDENTITY_CLIENTS_FILE", "IDENTITY_ORDERS_CLIENT_JWK", "IDENTITY_DEMO"},
+    "orders": {"ORDERS_ISSUER", "ORDERS_JWKS_URI", "ORDERS_TOKEN_ENDPOINT", "ORDERS_DATA_DIR", "ORDERS_CLIENT_KEY"},
+    "payments": {"PAYMENTS_ISSUER", "PAYMENTS_JWKS_URI", "PAYMENTS_DATA_DIR"},
+}
+ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
-def known_env(crate: str) -> set[str]:
-    """The environment variable names services/<crate>/src/config.rs declares."""
-    source = (SERVICES_DIR / crate / "src" / "config.rs").read_text()
-    names = set(re.findall(r'pub const ENV_\w+: &str = "([A-Z0-9_]+)";', source))
-    if not names:
-        raise SystemExit(f"k8s: no ENV_* constants in services/{crate}/src/config.rs")
+class EnvNamesError(Exception):
+    """The list of environment variables a binary reads is missing, empty or malformed."""
+
+
+def load_env_names(directory: Path) -> dict[str, set[str]]:
+    """The variables each binary reads: DIR/<service>, the output of `<service> --print-env`
+    (one name per line). Never an empty allow-list or a skipped check: anything but a
+    non-empty list of names that covers RULE_ENV raises EnvNamesError."""
+    names: dict[str, set[str]] = {}
+    for service in SERVICES:
+        path = directory / service
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as error:
+            raise EnvNamesError(f"cannot read {path} ({error.strerror}): expected the output of `{service} --print-env` (scripts/env-names.sh)") from error
+        if not lines:
+            raise EnvNamesError(f"{path} is empty: expected the output of `{service} --print-env`")
+        bad = [line for line in lines if not ENV_NAME.fullmatch(line)]
+        if bad:
+            raise EnvNamesError(f"{path}: {bad[0]!r} is not an environment variable name")
+        unread = RULE_ENV[service] - set(lines)
+        if unread:
+            raise EnvNamesError(f"{service} does not read {', '.join(sorted(unread))}, which validate.py's wiring rules check: update the rules")
+        names[service] = set(lines)
     return names
-
-
-KNOWN_ENV = {crate: known_env(crate) for crate in ENV_PREFIXES.values()}
 
 
 def schema_errors(doc: dict) -> list[str]:
@@ -163,7 +189,7 @@ def volume_refs(volume: dict) -> list[tuple[str, str]]:
     return refs
 
 
-def wiring_errors(docs: list[dict], demo_allowed: bool) -> list[str]:
+def wiring_errors(docs: list[dict], env_names: dict[str, set[str]], demo_allowed: bool) -> list[str]:
     errors: list[str] = []
     config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
@@ -183,10 +209,13 @@ def wiring_errors(docs: list[dict], demo_allowed: bool) -> list[str]:
             (m["mountPath"], volumes.get(m["name"], []), m.get("readOnly", False))
             for m in container.get("volumeMounts", [])
         ]
-        for variable in sorted(values):
-            for prefix, crate in ENV_PREFIXES.items():
-                if variable.startswith(prefix) and variable not in KNOWN_ENV[crate]:
-                    errors.append(f"Deployment/{name}: {variable} is not read by {crate} (see services/{crate}/src/config.rs)")
+        # Only variables the binary reads: a misspelled or guessed name is silently ignored
+        # at run time.
+        if name not in env_names:
+            errors.append(f"Deployment/{name}: runs none of {', '.join(SERVICES)}; its environment cannot be checked")
+            continue
+        for variable in sorted(set(values) - env_names[name]):
+            errors.append(f"Deployment/{name}: {variable} is not read by {name} (`{name} --print-env`)")
 
     def mount_of(name: str, path: str):
         for mount_path, refs, read_only in mounts.get(name, []):
@@ -235,12 +264,12 @@ def wiring_errors(docs: list[dict], demo_allowed: bool) -> list[str]:
     return errors
 
 
-def validate(docs: list[dict], demo_allowed: bool = False) -> list[str]:
+def validate(docs: list[dict], env_names: dict[str, set[str]], demo_allowed: bool = False) -> list[str]:
     errors = [e for doc in docs for e in schema_errors(doc)]
-    return errors + rule_errors(docs) + wiring_errors(docs, demo_allowed)
+    return errors + rule_errors(docs) + wiring_errors(docs, env_names, demo_allowed)
 
 
-def self_test(docs: list[dict], demo_allowed: bool) -> list[str]:
+def self_test(docs: list[dict], env_names: dict[str, set[str]], demo_allowed: bool) -> list[str]:
     """Broken copies must be rejected; returns the breakages that were NOT caught."""
 
     def deployment(copy_docs: list[dict], name: str) -> dict:
@@ -262,6 +291,9 @@ def self_test(docs: list[dict], demo_allowed: bool) -> list[str]:
         "unknown kind": lambda d: d.append({"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "x"}}),
         "guessed env name": lambda d: config_map(d, "identity-config")["data"].update(
             IDENTITY_ORDERS_CLIENT_PUBLIC_KEY_FILE="/etc/zte/orders-client/orders-client.pub.pem"),
+        "misspelled env name": lambda d: rename_key(config_map(d, "orders-config")["data"], "ORDERS_TOKEN_ENDPOINT", "ORDERS_TOKEN_ENDPIONT"),
+        "misspelled RUST_LOG": lambda d: rename_key(config_map(d, "payments-config")["data"], "RUST_LOG", "RUST_LGO"),
+        "another service's env name": lambda d: config_map(d, "payments-config")["data"].update(ORDERS_TOPIC="orders.order-created.v1"),
         "issuer mismatch": lambda d: config_map(d, "payments-config")["data"].update(PAYMENTS_ISSUER="http://identity.zte:8080"),
         "JWKS URI of another host": lambda d: config_map(d, "orders-config")["data"].update(ORDERS_JWKS_URI="http://127.0.0.1:18080/jwks"),
         "private key mounted into identity": lambda d: mount_secret(d, "identity", "orders-client-key"),
@@ -271,15 +303,28 @@ def self_test(docs: list[dict], demo_allowed: bool) -> list[str]:
         "identity data dir is the mount root": lambda d: config_map(d, "identity-config")["data"].update(IDENTITY_DATA_DIR="/var/lib/zte/identity"),
         "client key outside the Secret": lambda d: config_map(d, "orders-config")["data"].update(ORDERS_CLIENT_KEY="/var/lib/zte/orders/client-key.pk8"),
     }
+    # Breakages that only the environment-name check can catch: the rejection must name
+    # the variable, so a failure for another reason does not count.
+    must_name = {
+        "guessed env name": "IDENTITY_ORDERS_CLIENT_PUBLIC_KEY_FILE is not read by identity",
+        "misspelled env name": "ORDERS_TOKEN_ENDPIONT is not read by orders",
+        "misspelled RUST_LOG": "RUST_LGO is not read by payments",
+        "another service's env name": "ORDERS_TOPIC is not read by payments",
+    }
     if not demo_allowed:
         breakages["demo users in the base"] = lambda d: config_map(d, "identity-config")["data"].update(IDENTITY_DEMO="true")
     missed = []
     for label, breakage in breakages.items():
         broken = copy.deepcopy(docs)
         breakage(broken)
-        if not validate(broken, demo_allowed):
+        errors = validate(broken, env_names, demo_allowed)
+        if not errors or (label in must_name and not any(must_name[label] in e for e in errors)):
             missed.append(label)
     return missed
+
+
+def rename_key(data: dict, old: str, new: str) -> None:
+    data[new] = data.pop(old)
 
 
 def config_map(docs: list[dict], name: str) -> dict:
@@ -294,20 +339,29 @@ def mount_secret(docs: list[dict], deployment_name: str, secret: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    flags = {"--self-test", "--demo-allowed"}
-    args = [a for a in argv if a not in flags]
-    demo_allowed = "--demo-allowed" in argv
-    text = Path(args[0]).read_text() if args else sys.stdin.read()
+    parser = argparse.ArgumentParser(description="Validates rendered Kubernetes manifests offline.")
+    parser.add_argument("manifests", nargs="?", type=Path, help="the rendered manifests (default: stdin)")
+    parser.add_argument("--env-names", type=Path, required=True, metavar="DIR",
+                        help="DIR/identity, DIR/orders, DIR/payments: each binary's `--print-env` output (scripts/env-names.sh)")
+    parser.add_argument("--self-test", action="store_true", help="also check that broken copies are rejected")
+    parser.add_argument("--demo-allowed", action="store_true", help="IDENTITY_DEMO may be on (the demo overlay)")
+    args = parser.parse_args(argv)
+    try:
+        env_names = load_env_names(args.env_names)
+    except EnvNamesError as error:
+        print(f"k8s: INVALID environment variable list: {error}", file=sys.stderr)
+        return 1
+    text = args.manifests.read_text() if args.manifests else sys.stdin.read()
     docs = [d for d in yaml.safe_load_all(text) if d]
-    errors = validate(docs, demo_allowed)
+    errors = validate(docs, env_names, args.demo_allowed)
     for error in errors:
         print(f"k8s: INVALID {error}", file=sys.stderr)
     if errors:
         return 1
     kinds = sorted({d["kind"] for d in docs})
     print(f"k8s: {len(docs)} resources valid against Kubernetes {KUBERNETES_VERSION} schemas (strict) and project rules: {', '.join(kinds)}")
-    if "--self-test" in argv:
-        missed = self_test(docs, demo_allowed)
+    if args.self_test:
+        missed = self_test(docs, env_names, args.demo_allowed)
         for label in missed:
             print(f"k8s: self-test: a manifest with '{label}' was NOT rejected", file=sys.stderr)
         if missed:

@@ -4,7 +4,9 @@
 # bundled in the `kubernetes-validate` package (strict), the Strimzi KafkaTopic schema in
 # k8s/schemas/, and the project's rules (validate.py), then proves the checks can fail
 # (--self-test) for each rendering. kubeconform is not used because it downloads its
-# schemas at run time.
+# schemas at run time. The environment variables the services read come from the binaries
+# themselves (`<binary> --print-env`): the directory in ZTE_ENV_NAMES, or one written here by
+# scripts/env-names.sh (which builds the binaries with cargo).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -26,11 +28,32 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
 fi
 
 rendered="$(mktemp)"
-trap 'rm -f "$rendered"' EXIT
+scratch="$(mktemp -d)"
+trap 'rm -rf "$rendered" "$scratch"' EXIT
+env_names="${ZTE_ENV_NAMES:-}"
+if [[ -z "$env_names" ]]; then
+  env_names="$scratch/env-names"
+  "$ROOT/scripts/env-names.sh" "$env_names"
+fi
+validate() { PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" "$HERE/validate.py" --env-names "$env_names" "$@"; }
+
 echo "k8s: k8s/base"
 "$GOBIN/kustomize" build "$HERE/base" > "$rendered"
-PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" "$HERE/validate.py" --self-test "$rendered"
+validate --self-test "$rendered"
+
+# Without the binaries' lists the validation must fail, not pass with no name checked.
+mkdir -p "$scratch/no-lists" "$scratch/empty-list"
+cp "$env_names"/* "$scratch/empty-list/" && : > "$scratch/empty-list/orders"
+for case in no-lists empty-list; do
+  if PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" "$HERE/validate.py" --env-names "$scratch/$case" "$rendered" 2> "$scratch/stderr"; then
+    echo "k8s: self-test: validation passed with the env-name list '$case'" >&2
+    exit 1
+  fi
+  grep -q "INVALID environment variable list" "$scratch/stderr" || { cat "$scratch/stderr" >&2; exit 1; }
+done
+echo "k8s: self-test: a missing or empty env-name list fails the validation"
+
 echo "k8s: k8s/overlays/demo"
 "$GOBIN/kustomize" build "$HERE/overlays/demo" > "$rendered"
 grep -q 'IDENTITY_DEMO: "true"' "$rendered" || { echo "k8s: INVALID overlays/demo does not turn on IDENTITY_DEMO" >&2; exit 1; }
-PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" "$HERE/validate.py" --self-test --demo-allowed "$rendered"
+validate --self-test --demo-allowed "$rendered"

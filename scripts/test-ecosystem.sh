@@ -5,6 +5,9 @@
 #   go       clients/go/test.sh      - hash vectors byte for byte (+ create-order if ZTE_STACK=1)
 #   k8s      k8s/validate.sh         - kustomize render, strict schema + rule checks, offline
 #   compose  compose/validate.sh     - compose-spec load + rule checks (no Docker engine here)
+# k8s and compose check environment variable names against what the binaries say they read
+# (`<binary> --print-env`); scripts/env-names.sh builds them and writes the lists once here,
+# shared through ZTE_ENV_NAMES.
 # Runs every part even when one fails; prints one summary line per part and exits non-zero
 # if any failed. `scripts/test-ecosystem.sh python go` runs only the named parts.
 set -uo pipefail
@@ -19,6 +22,15 @@ declare -A commands=(
 )
 parts=("$@")
 ((${#parts[@]})) || parts=(python go k8s compose)
+
+if [[ " ${parts[*]} " == *" k8s "* || " ${parts[*]} " == *" compose "* ]] && [[ -z "${ZTE_ENV_NAMES:-}" ]]; then
+  env_names="$(mktemp -d)"
+  trap 'rm -rf "$env_names"' EXIT
+  # On failure ZTE_ENV_NAMES stays unset: each validator then tries again and fails loudly.
+  if scripts/env-names.sh "$env_names"; then
+    export ZTE_ENV_NAMES="$env_names"
+  fi
+fi
 
 summary=()
 passed=0

@@ -3,7 +3,9 @@
 // would accept the file), then checks the project's rules: the official apache/kafka image,
 // each service built from the Dockerfile target of its name with a health check, start-up
 // order through `depends_on` conditions, only environment variables the services really
-// read (the ENV_* constants in services/*/src/config.rs), one issuer for all three services,
+// read (the lists -env-names DIR points to: DIR/identity, DIR/orders and DIR/payments, each
+// the output of `<binary> --print-env`, written by scripts/env-names.sh; a missing, empty or
+// malformed list is an error), one issuer for all three services,
 // the orders-service client key made by the one-shot orders-keygen service and kept away
 // from identity, and every data directory on a writable volume. It runs offline (no Docker
 // engine needed).
@@ -11,6 +13,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,18 +27,33 @@ import (
 )
 
 func main() {
+	envDir := flag.String("env-names", "", "`DIR` holding identity, orders and payments: each binary's --print-env output (scripts/env-names.sh)")
+	flag.Usage = func() {
+		fmt.Fprintln(flag.CommandLine.Output(), "usage: validate -env-names DIR [docker-compose.yml]")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
 	file := "docker-compose.yml"
-	if len(os.Args) > 1 {
-		file = os.Args[1]
+	if flag.NArg() > 0 {
+		file = flag.Arg(0)
+	}
+	if *envDir == "" {
+		fmt.Fprintln(os.Stderr, "compose: INVALID environment variable list: -env-names DIR is required")
+		flag.Usage()
+		os.Exit(2)
+	}
+	envNames, err := loadEnvNames(*envDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "compose: INVALID environment variable list: %v\n", err)
+		os.Exit(1)
 	}
 	project, err := load(file)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "compose: INVALID %s: %v\n", file, err)
 		os.Exit(1)
 	}
-	root := filepath.Join(filepath.Dir(file), "..")
 	problems := check(project)
-	problems = append(problems, checkWiring(project, root)...)
+	problems = append(problems, checkWiring(project, envNames)...)
 	for _, p := range problems {
 		fmt.Fprintf(os.Stderr, "compose: INVALID %s: %s\n", file, p)
 	}
@@ -108,23 +127,45 @@ func check(project *types.Project) []string {
 	return problems
 }
 
-// envConst matches `pub const ENV_LISTEN: &str = "ORDERS_LISTEN";` in a config.rs.
-var envConst = regexp.MustCompile(`pub const ENV_\w+: &str = "([A-Z0-9_]+)";`)
+// ruleEnv names the variables the wiring rules below look at. Each must be one its binary
+// reads: a rule about a name nothing reads would pass while checking nothing.
+var ruleEnv = map[string][]string{
+	"identity": {"IDENTITY_ISSUER", "IDENTITY_DATA_DIR", "IDENTITY_CLIENTS_FILE", "IDENTITY_ORDERS_CLIENT_JWK", "IDENTITY_DEMO"},
+	"orders":   {"ORDERS_ISSUER", "ORDERS_JWKS_URI", "ORDERS_TOKEN_ENDPOINT", "ORDERS_DATA_DIR", "ORDERS_CLIENT_KEY"},
+	"payments": {"PAYMENTS_ISSUER", "PAYMENTS_JWKS_URI", "PAYMENTS_DATA_DIR"},
+}
 
-// knownEnv reads the environment variable names a service accepts from its config.rs.
-func knownEnv(root, service string) (map[string]bool, error) {
-	source, err := os.ReadFile(filepath.Join(root, "services", service, "src", "config.rs"))
-	if err != nil {
-		return nil, err
+var envName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+
+// loadEnvNames reads dir/<binary>, the output of `<binary> --print-env` (one name per line),
+// for each service binary. Anything but a non-empty list of names that covers ruleEnv is an
+// error, never an empty allow-list or a skipped check.
+func loadEnvNames(dir string) (map[string]map[string]bool, error) {
+	all := map[string]map[string]bool{}
+	for binary, ruled := range ruleEnv {
+		path := filepath.Join(dir, binary)
+		text, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%w: expected the output of `%s --print-env` (scripts/env-names.sh)", err, binary)
+		}
+		if len(text) == 0 {
+			return nil, errors.New(path + " is empty: expected the output of `" + binary + " --print-env`")
+		}
+		names := map[string]bool{}
+		for _, line := range strings.Split(strings.TrimSuffix(string(text), "\n"), "\n") {
+			if !envName.MatchString(line) {
+				return nil, fmt.Errorf("%s: %q is not an environment variable name", path, line)
+			}
+			names[line] = true
+		}
+		for _, name := range ruled {
+			if !names[name] {
+				return nil, fmt.Errorf("%s does not read %s, which the wiring rules check: update compose/validate", binary, name)
+			}
+		}
+		all[binary] = names
 	}
-	names := map[string]bool{}
-	for _, m := range envConst.FindAllStringSubmatch(string(source), -1) {
-		names[m[1]] = true
-	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("no ENV_* constants found in services/%s/src/config.rs", service)
-	}
-	return names, nil
+	return all, nil
 }
 
 func env(service types.ServiceConfig, name string) string {
@@ -154,7 +195,7 @@ func volumeAt(service types.ServiceConfig, path string) (types.ServiceVolumeConf
 	return types.ServiceVolumeConfig{}, false
 }
 
-func checkWiring(project *types.Project, root string) []string {
+func checkWiring(project *types.Project, envNames map[string]map[string]bool) []string {
 	var problems []string
 	services := map[string]types.ServiceConfig{}
 	for _, name := range []string{"identity", "orders", "payments", "orders-keygen"} {
@@ -164,22 +205,13 @@ func checkWiring(project *types.Project, root string) []string {
 		}
 		services[name] = service
 	}
-	// Only variables the binaries read: a guessed name is silently ignored at run time.
-	prefixes := map[string]string{"IDENTITY_": "identity", "ORDERS_": "orders", "PAYMENTS_": "payments"}
-	known := map[string]map[string]bool{}
-	for _, crate := range prefixes {
-		names, err := knownEnv(root, crate)
-		if err != nil {
-			return append(problems, err.Error())
-		}
-		known[crate] = names
-	}
+	// Only variables the binaries read: a misspelled or guessed name is silently ignored at
+	// run time. orders-keygen runs the orders binary.
 	for name, service := range services {
+		binary := strings.TrimSuffix(name, "-keygen")
 		for variable := range service.Environment {
-			for prefix, crate := range prefixes {
-				if strings.HasPrefix(variable, prefix) && !known[crate][variable] {
-					problems = append(problems, fmt.Sprintf("%s: %s is not read by %s (see services/%s/src/config.rs)", name, variable, crate, crate))
-				}
+			if !envNames[binary][variable] {
+				problems = append(problems, fmt.Sprintf("%s: %s is not read by %s (`%s --print-env`)", name, variable, binary, binary))
 			}
 		}
 	}
