@@ -29,6 +29,7 @@ import copy
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import jsonschema
@@ -323,6 +324,31 @@ def self_test(docs: list[dict], env_names: dict[str, set[str]], demo_allowed: bo
     return missed
 
 
+def env_list_self_test(env_names: dict[str, set[str]]) -> list[str]:
+    """A missing, empty, malformed or incomplete env-name list must be refused, each for its
+    own reason; returns the cases that were not."""
+    cases = {
+        "missing list": (lambda d: (d / "orders").unlink(), "orders --print-env"),
+        "empty list": (lambda d: (d / "payments").write_text(""), "payments is empty"),
+        "malformed name": (lambda d: (d / "identity").write_text("IDENTITY_DEMO\nnot a name\n"), "'not a name' is not"),
+        "rule name unread": (lambda d: (d / "orders").write_text("ORDERS_ISSUER\n"), "orders does not read ORDERS_CLIENT_KEY"),
+    }
+    missed = []
+    for label, (breakage, want) in cases.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = Path(tmp)
+            for service, names in env_names.items():
+                (directory / service).write_text("".join(f"{name}\n" for name in sorted(names)))
+            breakage(directory)
+            try:
+                load_env_names(directory)
+                missed.append(label)
+            except EnvNamesError as error:
+                if want not in str(error):
+                    missed.append(f"{label} (refused for another reason: {error})")
+    return missed
+
+
 def rename_key(data: dict, old: str, new: str) -> None:
     data[new] = data.pop(old)
 
@@ -364,9 +390,12 @@ def main(argv: list[str]) -> int:
         missed = self_test(docs, env_names, args.demo_allowed)
         for label in missed:
             print(f"k8s: self-test: a manifest with '{label}' was NOT rejected", file=sys.stderr)
-        if missed:
+        missed_lists = env_list_self_test(env_names)
+        for label in missed_lists:
+            print(f"k8s: self-test: an env-name list with '{label}' was NOT refused", file=sys.stderr)
+        if missed or missed_lists:
             return 1
-        print("k8s: self-test: every deliberately broken copy was rejected")
+        print("k8s: self-test: every deliberately broken copy and env-name list was rejected")
     return 0
 
 

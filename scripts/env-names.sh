@@ -3,7 +3,7 @@
 # OUTDIR/orders and OUTDIR/payments: the output of `<binary> --print-env` (one name per line,
 # derived from the binary's own command line, so it cannot drift from the code). The
 # deployment validators (k8s/validate.py, compose/validate) check the manifests against these
-# lists. Builds the binaries with cargo first (a no-op when they are fresh).
+# lists. Builds the binaries with cargo first (a no-op when they are fresh). Prints OUTDIR.
 #   scripts/env-names.sh OUTDIR
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,4 +19,5 @@ for service in identity orders payments; do
     exit 1
   fi
 done
-echo "env-names: $(cat "$out"/identity "$out"/orders "$out"/payments | wc -l) names of identity, orders and payments in $out" >&2
+echo "env-names: $(cat "$out"/identity "$out"/orders "$out"/payments | wc -l) names read by identity, orders and payments" >&2
+echo "$out"

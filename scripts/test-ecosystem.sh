@@ -27,7 +27,7 @@ if [[ " ${parts[*]} " == *" k8s "* || " ${parts[*]} " == *" compose "* ]] && [[ 
   env_names="$(mktemp -d)"
   trap 'rm -rf "$env_names"' EXIT
   # On failure ZTE_ENV_NAMES stays unset: each validator then tries again and fails loudly.
-  if scripts/env-names.sh "$env_names"; then
+  if scripts/env-names.sh "$env_names" >/dev/null; then
     export ZTE_ENV_NAMES="$env_names"
   fi
 fi
