@@ -1,10 +1,11 @@
 """The full flow against the running local stack (``scripts/demo.sh``), from Python.
 
 Skipped unless ``ZTE_STACK=1``. It gets a demo user's token, creates an order over gRPC,
-reads the order's event from the real Kafka topic (record key = order id), verifies the
-event token's signature against the JWKS with PyJWT (PS256, ``typ`` ``at+jwt``, issuer,
-audience ``payments-service``), recomputes SHA-256 over the payload bytes exactly as they
-travelled and matches ``event_payload_hash``, then polls Payments until the payment shows.
+reads the order's event from the real Kafka topic (record key = order id), verifies it with
+``zte_client.verify_event`` (Payments' checks: the token against ``/jwks``, ES256 or PS256,
+``typ`` ``at+jwt``, issuer, audience ``payments-service``, scope, producer; SHA-256 over the
+payload bytes exactly as they travelled = ``event_payload_hash``; ids, user, amount), then
+polls Payments until the payment shows.
 
 Addresses default to the local stack's fixed ports; ``ZTE_ISSUER``, ``ZTE_ORDERS_ADDR``,
 ``ZTE_PAYMENTS_ADDR``, ``ZTE_KAFKA_BOOTSTRAP`` and ``ZTE_TOPIC`` override them.
@@ -74,7 +75,7 @@ def test_order_event_is_signed_hash_bound_and_paid():
     import jwt
     from confluent_kafka import Consumer
 
-    from zte_client import password_token, payload_hash, verify_event
+    from zte_client import fetch_jwks, password_token, payload_hash, verify_event
     from zte_client.gen.orders.v1 import orders_pb2, orders_pb2_grpc
     from zte_client.gen.payments.v1 import payments_pb2, payments_pb2_grpc
 
@@ -114,8 +115,7 @@ def test_order_event_is_signed_hash_bound_and_paid():
     finally:
         consumer.close()
 
-    jwks = jwt.PyJWKClient(f"{ISSUER}/jwks")
-    verified = verify_event(record.value(), record.key(), jwks, ISSUER)
+    verified = verify_event(record.value(), record.key(), fetch_jwks(ISSUER), ISSUER)
     event = verified.order_created
     claims = verified.claims
 
