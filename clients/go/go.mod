@@ -3,6 +3,7 @@ module github.com/zte/clients/go
 go 1.24.0
 
 require (
+	github.com/go-jose/go-jose/v4 v4.1.9
 	google.golang.org/grpc v1.80.0
 	google.golang.org/protobuf v1.36.11
 )

@@ -1,6 +1,7 @@
 // Package zteclient is the Go client of the zero-trust order events services: generated
-// stubs under gen/ (orders.v1, payments.v1, events.v1; see generate.sh) plus a user token
-// from the authorization server and the event payload hash.
+// stubs under gen/ (orders.v1, payments.v1, events.v1; see generate.sh), a user token from
+// the authorization server, the event payload hash, and EventVerifier (verify.go), which
+// checks a Kafka record the way Payments does and gives its reason names.
 package zteclient
 
 import (
