@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Tests the ways people use the project besides the Rust workspace, each part idempotent and
-# installing what it needs (pinned, from PyPI / the Go module proxy):
-#   python   clients/python/test.sh  - hash vectors byte for byte (+ live flow if ZTE_STACK=1)
-#   go       clients/go/test.sh      - hash vectors byte for byte (+ create-order if ZTE_STACK=1)
+# installing what it needs (pinned, from PyPI / the Go module proxy / Maven Central / npm):
+#   python      clients/python/test.sh      - hash vectors, adversarial cases (+ live flow if ZTE_STACK=1)
+#   go          clients/go/test.sh          - hash vectors, adversarial cases (+ create-order if ZTE_STACK=1)
+#   java        clients/java/test.sh        - hash vectors, adversarial cases (+ live event if ZTE_STACK=1)
+#   typescript  clients/typescript/test.sh  - hash vectors, adversarial cases (+ live event if ZTE_STACK=1)
 #   k8s      k8s/validate.sh         - kustomize render, strict schema + rule checks, offline
 #   compose  compose/validate.sh     - compose-spec load + rule checks (no Docker engine here)
 # k8s and compose check environment variable names against what the binaries say they read
@@ -17,11 +19,13 @@ cd "$ROOT"
 declare -A commands=(
   [python]="clients/python/test.sh"
   [go]="clients/go/test.sh"
+  [java]="clients/java/test.sh"
+  [typescript]="clients/typescript/test.sh"
   [k8s]="k8s/validate.sh"
   [compose]="compose/validate.sh"
 )
 parts=("$@")
-((${#parts[@]})) || parts=(python go k8s compose)
+((${#parts[@]})) || parts=(python go java typescript k8s compose)
 
 if [[ " ${parts[*]} " == *" k8s "* || " ${parts[*]} " == *" compose "* ]] && [[ -z "${ZTE_ENV_NAMES:-}" ]]; then
   env_names="$(mktemp -d)"

@@ -3,8 +3,9 @@
 #   1. buf lint of proto/
 #   2. the Rust workspace (unit, property, integration and end-to-end tests) against a real
 #      Kafka broker (scripts/kafka.sh: started if needed, stopped again if started here)
-#   3. the ecosystem: Python and Go clients check the hash vectors; k8s and compose validate
-#   4. the live stack: grpcurl walkthrough, grpc-health-probe, Python and Go full flows
+#   3. the ecosystem: Python, Go, Java and TypeScript clients check the hash vectors and the
+#      shared adversarial cases; k8s and compose validate
+#   4. the live stack: grpcurl walkthrough, grpc-health-probe, the four clients' live tests
 # Every suite runs even if an earlier one failed; the last line sums them up.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,8 +40,8 @@ suite() { # name, command...
 
 suite "buf lint (proto/)" bash -c "cd proto && buf lint"
 suite "cargo test (Kafka at $KAFKA_BOOTSTRAP_SERVERS)" cargo test --workspace --all-targets --no-fail-fast
-suite "ecosystem: Python/Go hash vectors, k8s and compose validation" scripts/test-ecosystem.sh
-suite "live stack: grpcurl walkthrough, health probes, Python and Go flows" scripts/test-live.sh
+suite "ecosystem: Python/Go/Java/TypeScript vectors and adversarial cases, k8s and compose validation" scripts/test-ecosystem.sh
+suite "live stack: grpcurl walkthrough, health probes, Python/Go/Java/TypeScript live tests" scripts/test-live.sh
 
 echo
 ((failed == 0)) || printf 'failed suite: %s\n' "${failures[@]}"
