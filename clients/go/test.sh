@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests the Go client: generate from proto/, vet, then `go test` (the hash vectors and the
-# shared adversarial cases always;
-# the create-order flow against the local stack only with ZTE_STACK=1).
+# shared adversarial cases always; the create-order flow against the local stack only with
+# ZTE_STACK=1).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$HERE/generate.sh"
