@@ -1,6 +1,6 @@
 // Against the running local stack (scripts/demo.sh) only, with ZTE_STACK=1: a demo user's
 // token, CreateOrder over gRPC (Connect's gRPC transport for Node), then the order's event read
-// from the real topic with kafkajs and verified with EventVerifier against Identity's JWKS.
+// from the real topic with kafkajs (LZ4 batches decoded by lz4js) and verified with EventVerifier against Identity's JWKS.
 // ZTE_ISSUER, ZTE_ORDERS_ADDR, ZTE_KAFKA_BOOTSTRAP and ZTE_TOPIC override the local addresses.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -8,17 +8,27 @@ import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Kafka, logLevel, type KafkaMessage } from "kafkajs";
+import kafkajs, { type KafkaMessage } from "kafkajs";
+import * as lz4 from "lz4js";
 
 import { CreateOrderRequestSchema, OrderItemSchema, OrdersService } from "../src/gen/orders/v1/orders_pb.js";
 import { EventVerifier, fetchJwks, passwordToken } from "../src/index.js";
 
+// kafkajs is CommonJS: its codec registry is only reachable through the default export.
+const { CompressionCodecs, CompressionTypes, Kafka, logLevel } = kafkajs;
 const env = (name: string, fallback: string) => process.env[name] || fallback;
 const ISSUER = env("ZTE_ISSUER", "http://127.0.0.1:18080");
 const ORDERS_ADDR = env("ZTE_ORDERS_ADDR", "127.0.0.1:50051");
 const KAFKA = env("ZTE_KAFKA_BOOTSTRAP", "127.0.0.1:19092");
 const TOPIC = env("ZTE_TOPIC", "orders.order-created.v1");
 const DEADLINE_MS = 30_000;
+
+// Orders publishes LZ4-compressed batches; kafkajs ships no LZ4 codec, so register the
+// pure-JavaScript one (no native build).
+CompressionCodecs[CompressionTypes.LZ4] = () => ({
+  compress: async (encoder: { buffer: Buffer }) => Buffer.from(lz4.compress(encoder.buffer)),
+  decompress: async (buffer: Buffer) => Buffer.from(lz4.decompress(buffer)),
+});
 
 test(
   "a real order event is consumed with kafkajs and verified",
