@@ -412,6 +412,27 @@ impl Builder<'_> {
         self.push(name, description, expect, key, value);
         Ok(())
     }
+
+    /// A fresh order changed by `change`, whose key and validly signed token both name it.
+    fn event_case(
+        &mut self,
+        name: &str,
+        description: &'static str,
+        expect: &'static str,
+        change: impl FnOnce(&mut OrderCreated),
+    ) -> Result<(), Error> {
+        let id = self.next_order_id();
+        let mut event = order(&id);
+        change(&mut event);
+        self.payload_case(
+            name,
+            description,
+            expect,
+            Some(id.as_str()),
+            &event.encode_to_vec(),
+            &id,
+        )
+    }
 }
 
 fn cases(keys: &Keys) -> Result<Vec<Case>, Error> {
@@ -851,74 +872,49 @@ fn cases(keys: &Keys) -> Result<Vec<Case>, Error> {
             &id,
         )?;
     }
-    {
-        let id = b.next_order_id();
-        let mut event = order(&id);
-        event.user_id = "demouser2".into();
-        b.payload_case(
-            "payload_user_differs_from_sub",
-            "The payload's user_id (demouser2) is not the token's sub (demouser).",
-            "subject_mismatch",
-            Some(id.as_str()),
-            &event.encode_to_vec(),
-            &id,
-        )?;
-    }
-    {
-        let id = b.next_order_id();
-        let mut event = order(&id);
-        event.total_minor = 1;
-        b.payload_case(
-            "items_do_not_add_up",
-            "total_minor 1 while the items add up to 4248.",
-            "amount_mismatch",
-            Some(id.as_str()),
-            &event.encode_to_vec(),
-            &id,
-        )?;
-    }
-    {
-        let id = b.next_order_id();
-        let mut event = order(&id);
-        event.items = vec![item("BIG", 4, 1 << 62), item("PEN-BLUE", 1, 100)];
-        event.total_minor = 100;
-        b.payload_case(
-            "items_overflow_int64_wrapping_to_total",
-            "4 x 2^62 + 100 overflows int64; wrapping arithmetic would give exactly total_minor 100. Sums are overflow-checked.",
-            "amount_mismatch",
-            Some(id.as_str()),
-            &event.encode_to_vec(),
-            &id,
-        )?;
-    }
-    {
-        let id = b.next_order_id();
-        let mut event = order(&id);
-        event.items = vec![item("REFUND", 1, -200), item("PEN-BLUE", 1, 300)];
-        event.total_minor = 100;
-        b.payload_case(
-            "negative_unit_price",
-            "Items -200 + 300 = total_minor 100: a negative unit price is never accepted.",
-            "amount_mismatch",
-            Some(id.as_str()),
-            &event.encode_to_vec(),
-            &id,
-        )?;
-    }
-    {
-        let id = b.next_order_id();
-        let mut event = order(&id);
-        event.items.clear();
-        event.total_minor = 0;
-        b.payload_case(
-            "no_items_zero_total",
-            "No items and total_minor 0: nothing to pay is not a payment.",
-            "amount_mismatch",
-            Some(id.as_str()),
-            &event.encode_to_vec(),
-            &id,
-        )?;
-    }
+    b.event_case(
+        "payload_user_differs_from_sub",
+        "The payload's user_id (demouser2) is not the token's sub (demouser).",
+        "subject_mismatch",
+        |event| {
+            event.user_id = "demouser2".into();
+        },
+    )?;
+    b.event_case(
+        "items_do_not_add_up",
+        "total_minor 1 while the items add up to 4248.",
+        "amount_mismatch",
+        |event| {
+            event.total_minor = 1;
+        },
+    )?;
+    b.event_case(
+        "items_overflow_int64_wrapping_to_total",
+        "4 x 2^62 + 100 overflows int64; wrapping arithmetic would give exactly total_minor 100. Sums are overflow-checked.",
+        "amount_mismatch",
+        |event| {
+            event.items = vec![item("BIG", 4, 1 << 62), item("PEN-BLUE", 1, 100)];
+            event.total_minor = 100;
+        },
+    )?;
+    b.event_case(
+        "negative_unit_price",
+        "Items -200 + 300 = total_minor 100: a negative unit price is never accepted.",
+        "amount_mismatch",
+        |event| {
+            event.items = vec![item("REFUND", 1, -200), item("PEN-BLUE", 1, 300)];
+            event.total_minor = 100;
+        },
+    )?;
+    b.event_case(
+        "no_items_zero_total",
+        "No items and total_minor 0: nothing to pay is not a payment.",
+        "amount_mismatch",
+        |event| {
+            event.items.clear();
+            event.total_minor = 0;
+        },
+    )?;
     Ok(b.cases)
 }
 
