@@ -14,14 +14,14 @@
 # Environment (all optional):
 #   KAFKA_PORT          broker listener port on 127.0.0.1         (default 19092)
 #   KAFKA_CONTROLLER_PORT  KRaft controller port                  (default KAFKA_PORT+1)
-#   KAFKA_VERSION       Apache Kafka version from Maven Central   (default 4.1.1)
+#   KAFKA_VERSION       Apache Kafka version from Maven Central   (default 4.4.0)
 #   KAFKA_CACHE_DIR     where jars are cached                     (default <repo>/.cache/kafka)
 #   KAFKA_RUN_DIR       storage + logs of this broker             (default <cache>/run-<port>)
 #   KAFKA_START_TIMEOUT seconds to wait for the broker            (default 120)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
+KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 KAFKA_CACHE_DIR="${KAFKA_CACHE_DIR:-$ROOT/.cache/kafka}"
