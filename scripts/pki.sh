@@ -50,7 +50,8 @@ die() { log "error: $*"; exit 1; }
 
 # Subject Alternative Names of a component's server certificate.
 server_sans() {
-  local name="$1" sans="IP:127.0.0.1,IP:::1,DNS:localhost,DNS:$name" ns
+  local name="$1" ns
+  local sans="IP:127.0.0.1,IP:::1,DNS:localhost,DNS:$name"
   for ns in $PKI_K8S_NAMESPACES; do
     sans+=",DNS:$name.$ns.svc,DNS:$name.$ns.svc.cluster.local"
   done
@@ -169,7 +170,7 @@ for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
     init | foreign | dir) command="$arg" ;;
-    *) sed -n '2,31p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,33p' "$0" >&2; exit 2 ;;
   esac
 done
 if [[ "$command" == dir ]]; then
