@@ -6,6 +6,7 @@
 #   3. the ecosystem: Python, Go, Java and TypeScript clients check the hash vectors and the
 #      shared adversarial cases; k8s and compose validate
 #   4. the live stack: grpcurl walkthrough, grpc-health-probe, the four clients' live tests
+#   5. the secure Kafka broker (TLS, OAUTHBEARER, ACLs) against a stand-in issuer
 # Every suite runs even if an earlier one failed; the last line sums them up.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,6 +43,7 @@ suite "buf lint (proto/)" bash -c "cd proto && buf lint"
 suite "cargo test (Kafka at $KAFKA_BOOTSTRAP_SERVERS)" cargo test --workspace --all-targets --no-fail-fast
 suite "ecosystem: Python/Go/Java/TypeScript vectors and adversarial cases, k8s and compose validation" scripts/test-ecosystem.sh
 suite "live stack: grpcurl walkthrough, health probes, Python/Go/Java/TypeScript live tests" scripts/test-live.sh
+suite "secure Kafka broker: TLS, OAUTHBEARER, ACLs" scripts/test-kafka-security.sh
 
 echo
 ((failed == 0)) || printf 'failed suite: %s\n' "${failures[@]}"
