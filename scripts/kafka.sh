@@ -123,11 +123,14 @@ POM
 # True when a broker answers an ApiVersions/metadata round trip (secure mode: on the admin
 # listener, with the admin's client certificate).
 answers_metadata() {
-  local target=(--bootstrap-server "$BOOTSTRAP")
+  local target=(--bootstrap-server "$BOOTSTRAP") port="$KAFKA_PORT"
   if secure; then
     [[ -f "$ADMIN_CONFIG" ]] || return 1
     target=(--bootstrap-server "$ADMIN_BOOTSTRAP" --command-config "$ADMIN_CONFIG")
+    port="$KAFKA_ADMIN_PORT"
   fi
+  # Nothing listening yet: answer without starting a JVM (which would slow the broker's start).
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || return 1
   java "${TOOL_JVM[@]}" -cp "$(classpath)" -Dlog4j2.configurationFile="$KAFKA_RUN_DIR/log4j2.properties" \
     org.apache.kafka.tools.BrokerApiVersionsCommand "${target[@]}" >/dev/null 2>&1
 }
@@ -413,6 +416,7 @@ admin_tool() {
 acl_grant() {
   local topic="" group="" dlq="" retry="" partitions=""
   while (($#)); do
+    [[ $# -ge 2 ]] || die "acl-grant: $1 needs a value"
     case "$1" in
       --topic) topic="${2:-}"; shift 2 ;;
       --group) group="${2:-}"; shift 2 ;;

@@ -49,7 +49,9 @@ cleanup() {
   local status=$?
   if [[ "${KEEP:-0}" == 1 ]]; then
     log "kept: broker ($KAFKA_RUN_DIR), issuer pid ${ISSUER_PID:-none} (state $RUN/issuer)"
-    log "stop with: KAFKA_SECURITY=oauth KAFKA_PORT=$KAFKA_PORT KAFKA_RUN_DIR=$KAFKA_RUN_DIR scripts/kafka.sh stop; kill $ISSUER_PID"
+    log "use with: export KAFKA_SECURITY=oauth KAFKA_PORT=$KAFKA_PORT KAFKA_ADMIN_PORT=$KAFKA_ADMIN_PORT" \
+      "KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT KAFKA_RUN_DIR=$KAFKA_RUN_DIR"
+    log "stop with: scripts/kafka.sh stop; kill $ISSUER_PID; rm -rf $RUN"
     exit "$status"
   fi
   bash "$ROOT/scripts/kafka.sh" stop >/dev/null 2>&1 || true
