@@ -163,6 +163,19 @@ wait_for_jwks() {
   done
 }
 
+# TLS settings the broker's listeners and the admin client share: TLS 1.3 only, a PEM key store
+# (key + certificate, $1), the PKI CA as the only trust anchor.
+tls_properties() {
+  cat <<TLS
+ssl.protocol=TLSv1.3
+ssl.enabled.protocols=TLSv1.3
+ssl.keystore.type=PEM
+ssl.keystore.location=$1
+ssl.truststore.type=PEM
+ssl.truststore.location=$PKI_DIR/ca.crt
+TLS
+}
+
 # Secure mode: make the PKI if needed and assemble the broker's
 # and the admin's PEM key stores (key + certificate in one file, owner-only) in the run dir.
 prepare_tls() {
@@ -182,15 +195,7 @@ prepare_tls() {
         -keystore "$TLS_DIR/jvm-truststore.p12" -storetype PKCS12 -storepass "$TRUSTSTORE_PASSWORD" 2>&1)" \
         || die "keytool could not import $PKI_DIR/ca.crt: $out"
     fi
-    cat >"$ADMIN_CONFIG" <<CLIENT
-security.protocol=SSL
-ssl.protocol=TLSv1.3
-ssl.enabled.protocols=TLSv1.3
-ssl.keystore.type=PEM
-ssl.keystore.location=$TLS_DIR/admin.pem
-ssl.truststore.type=PEM
-ssl.truststore.location=$PKI_DIR/ca.crt
-CLIENT
+    { echo "security.protocol=SSL"; tls_properties "$TLS_DIR/admin.pem"; } >"$ADMIN_CONFIG"
   )
 }
 
@@ -242,19 +247,16 @@ L4J
 # every listener is TLS 1.3 with the PKI's kafka certificate; principals come from the token's
 # `sub` (OAUTH) or from the client certificate's subject (ADMIN, CONTROLLER).
 write_secure_config() {
-  cat >>"$KAFKA_RUN_DIR/server.properties" <<PROPS
+  {
+    cat <<PROPS
 listeners=OAUTH://127.0.0.1:$KAFKA_PORT,ADMIN://127.0.0.1:$KAFKA_ADMIN_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
 advertised.listeners=OAUTH://127.0.0.1:$KAFKA_PORT,ADMIN://127.0.0.1:$KAFKA_ADMIN_PORT
 listener.security.protocol.map=OAUTH:SASL_SSL,ADMIN:SSL,CONTROLLER:SSL
 inter.broker.listener.name=ADMIN
 auto.create.topics.enable=false
-
-ssl.protocol=TLSv1.3
-ssl.enabled.protocols=TLSv1.3
-ssl.keystore.type=PEM
-ssl.keystore.location=$TLS_DIR/broker.pem
-ssl.truststore.type=PEM
-ssl.truststore.location=$PKI_DIR/ca.crt
+PROPS
+    tls_properties "$TLS_DIR/broker.pem"
+    cat <<PROPS
 
 # ADMIN: a client certificate from the PKI is required; only CN=admin (scripts, tests) and
 # CN=kafka (this broker, inter-broker) have a principal, any other subject is refused.
@@ -286,6 +288,7 @@ authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 allow.everyone.if.no.acl.found=false
 super.users=User:admin;User:kafka
 PROPS
+  } >>"$KAFKA_RUN_DIR/server.properties"
 }
 
 # KEY=value lines: what a client of the secure broker needs (eval-able).
