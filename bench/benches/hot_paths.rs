@@ -75,7 +75,7 @@ fn benches(c: &mut Criterion) {
     runtime
         .block_on(validator.validate(&token))
         .expect("valid token");
-    let record = envelope(&encoded, &token);
+    let record = envelope(&encoded.payload, &token);
     let verifier = EventVerifier::new(validator.clone(), VerifierLimits::default());
 
     // The raw operation the validator wraps: ring's PS256 verify over the signing input.

@@ -269,7 +269,7 @@ async fn kafka_ceiling(bootstrap: &str, window: Duration) -> anyhow::Result<f64>
     let topic = zte_testkit::unique_name("bench-producer");
     zte_testkit::create_topic(bootstrap, &topic, 3).await?;
     let producer: FutureProducer =
-        zte_runtime::idempotent_producer_config(bootstrap, "bench", Duration::from_secs(30))
+        zte_kafka::idempotent_producer_config(bootstrap, "bench", Duration::from_secs(30))
             .create()?;
     let value = vec![0x5a_u8; 1_300];
     let send = |producer: FutureProducer, topic: String, value: Vec<u8>| async move {

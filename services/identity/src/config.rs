@@ -1,9 +1,11 @@
 //! Configuration: command-line flags and environment variables, read once at start into
-//! [`IdentityConfig`]. Every environment variable is named by a constant below.
+//! [`IdentityConfig`]. Every environment variable is named by a constant below and listed
+//! by `identity --print-env`.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
+use zte_runtime::{PrintEnv, parse_duration, parse_lifetime};
 
 /// `--listen`: HTTP listen address.
 pub const ENV_LISTEN: &str = "IDENTITY_LISTEN";
@@ -27,6 +29,8 @@ pub const ENV_KEY_BITS: &str = "IDENTITY_KEY_BITS";
 pub const ENV_KEY_RELOAD_INTERVAL: &str = "IDENTITY_KEY_RELOAD_INTERVAL";
 /// `--leeway`: clock skew tolerated on subject tokens and client assertions.
 pub const ENV_LEEWAY: &str = "IDENTITY_LEEWAY";
+/// `--shutdown-timeout`: how long a graceful shutdown may take.
+pub const ENV_SHUTDOWN_TIMEOUT: &str = "IDENTITY_SHUTDOWN_TIMEOUT";
 
 /// Default listen address of the local stack.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:18080";
@@ -42,6 +46,8 @@ pub const DEFAULT_KEY_BITS: usize = 2048;
 pub const DEFAULT_KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 /// Default clock-skew leeway.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(5);
+/// Default drain deadline.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The identity service's command line.
 #[derive(Debug, Parser)]
@@ -57,6 +63,9 @@ pub struct Cli {
     /// Server settings.
     #[command(flatten)]
     pub serve: IdentityConfig,
+    /// `--print-env`.
+    #[command(flatten)]
+    pub print_env: PrintEnv,
 }
 
 /// Maintenance commands.
@@ -111,11 +120,14 @@ pub struct IdentityConfig {
     #[arg(long, env = ENV_KEY_BITS, default_value_t = DEFAULT_KEY_BITS)]
     pub key_bits: usize,
     /// How often the key ring is re-read from the data directory (picks up `rotate-key`).
-    #[arg(long, env = ENV_KEY_RELOAD_INTERVAL, default_value = "5s", value_parser = zte_runtime::parse_duration)]
+    #[arg(long, env = ENV_KEY_RELOAD_INTERVAL, default_value = "5s", value_parser = parse_duration)]
     pub key_reload_interval: Duration,
     /// Clock skew tolerated on subject tokens and client assertions.
-    #[arg(long, env = ENV_LEEWAY, default_value = "5s", value_parser = zte_runtime::parse_duration)]
+    #[arg(long, env = ENV_LEEWAY, default_value = "5s", value_parser = parse_duration)]
     pub leeway: Duration,
+    /// Upper bound on a graceful shutdown: in-flight requests finish within this time.
+    #[arg(long, env = ENV_SHUTDOWN_TIMEOUT, default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
 }
 
 impl IdentityConfig {
@@ -134,6 +146,7 @@ impl IdentityConfig {
             key_bits: DEFAULT_KEY_BITS,
             key_reload_interval: DEFAULT_KEY_RELOAD_INTERVAL,
             leeway: DEFAULT_LEEWAY,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 
@@ -142,29 +155,6 @@ impl IdentityConfig {
     pub fn max_token_lifetime(&self) -> Duration {
         self.user_token_lifetime.max(self.event_token_lifetime)
     }
-}
-
-/// Parses a lifetime: `h` (hours) and `d` (days) on top of `zte_runtime::parse_duration`'s
-/// `ms`, `s`, `m` and bare seconds. Zero is refused.
-pub fn parse_lifetime(value: &str) -> Result<Duration, String> {
-    let trimmed = value.trim();
-    let scaled = |number: &str, unit: u64| {
-        number
-            .parse::<u64>()
-            .map(|n| Duration::from_secs(n.saturating_mul(unit)))
-            .map_err(|_| format!("{value:?} is not a duration like 15m, 24h or 365d"))
-    };
-    let lifetime = if let Some(days) = trimmed.strip_suffix('d') {
-        scaled(days, 24 * 3600)?
-    } else if let Some(hours) = trimmed.strip_suffix('h') {
-        scaled(hours, 3600)?
-    } else {
-        zte_runtime::parse_duration(trimmed)?
-    };
-    if lifetime.is_zero() {
-        return Err(format!("{value:?}: a token lifetime must be positive"));
-    }
-    Ok(lifetime)
 }
 
 #[cfg(test)]
@@ -195,5 +185,37 @@ mod tests {
             matches!(cli.command, Some(Command::RotateKey(a)) if a.data_dir == std::path::Path::new("d"))
         );
         assert!(Cli::try_parse_from(["identity", "--listen", "nope"]).is_err());
+    }
+
+    #[test]
+    fn local_defaults_match_the_flag_defaults_and_print_env_lists_every_variable() {
+        let parsed = Cli::parse_from(["identity"]).serve;
+        let local = IdentityConfig::local("d");
+        assert_eq!(parsed.shutdown_timeout, local.shutdown_timeout);
+        assert_eq!(parsed.key_reload_interval, local.key_reload_interval);
+        assert_eq!(parsed.event_token_lifetime, local.event_token_lifetime);
+        let names = zte_runtime::cli::print_env_lines::<Cli>();
+        for name in [
+            ENV_LISTEN,
+            ENV_ISSUER,
+            ENV_DATA_DIR,
+            ENV_CLIENTS_FILE,
+            ENV_DEMO,
+            ENV_ORDERS_CLIENT_JWK,
+            ENV_USER_TOKEN_LIFETIME,
+            ENV_EVENT_TOKEN_LIFETIME,
+            ENV_KEY_BITS,
+            ENV_KEY_RELOAD_INTERVAL,
+            ENV_LEEWAY,
+            ENV_SHUTDOWN_TIMEOUT,
+            "RUST_LOG",
+            "LOG_FORMAT",
+        ] {
+            assert!(
+                names.contains(&name.to_owned()),
+                "{name} missing: {names:?}"
+            );
+        }
+        assert_eq!(names.len(), 14, "{names:?}");
     }
 }

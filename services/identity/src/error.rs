@@ -9,6 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
+use zte_auth::oauth::error;
 
 use crate::{keyring::KeyRingError, registry::RegistryError};
 
@@ -30,6 +31,9 @@ pub enum IdentityError {
     /// A blocking start-up task panicked or was cancelled.
     #[error("start-up task failed: {0}")]
     Task(String),
+    /// A task that had to run until shutdown (the HTTP server) died.
+    #[error("task {0}")]
+    TaskFailed(#[from] zte_runtime::TaskFailed),
 }
 
 /// RFC 6749 §5.2 (and RFC 8693 §2.2.2) error codes, plus the two §4.1.2.1 codes a token
@@ -60,15 +64,15 @@ impl ErrorCode {
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::InvalidRequest => "invalid_request",
-            Self::InvalidClient => "invalid_client",
-            Self::InvalidGrant => "invalid_grant",
-            Self::UnauthorizedClient => "unauthorized_client",
-            Self::UnsupportedGrantType => "unsupported_grant_type",
-            Self::InvalidScope => "invalid_scope",
-            Self::InvalidTarget => "invalid_target",
-            Self::ServerError => "server_error",
-            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidRequest => error::INVALID_REQUEST,
+            Self::InvalidClient => error::INVALID_CLIENT,
+            Self::InvalidGrant => error::INVALID_GRANT,
+            Self::UnauthorizedClient => error::UNAUTHORIZED_CLIENT,
+            Self::UnsupportedGrantType => error::UNSUPPORTED_GRANT_TYPE,
+            Self::InvalidScope => error::INVALID_SCOPE,
+            Self::InvalidTarget => error::INVALID_TARGET,
+            Self::ServerError => error::SERVER_ERROR,
+            Self::TemporarilyUnavailable => error::TEMPORARILY_UNAVAILABLE,
         }
     }
 

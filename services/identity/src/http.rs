@@ -15,7 +15,11 @@ use tower_http::trace::TraceLayer;
 use zte_auth::{
     JwkSet,
     keys::ALG_PS256,
-    oauth_client::{GRANT_TYPE_PASSWORD, GRANT_TYPE_TOKEN_EXCHANGE},
+    names::SCOPES,
+    oauth::{
+        AUTH_METHOD_NONE, AUTH_METHOD_PRIVATE_KEY_JWT, GRANT_TYPE_PASSWORD,
+        GRANT_TYPE_TOKEN_EXCHANGE,
+    },
 };
 
 use crate::{
@@ -59,9 +63,9 @@ async fn metadata(State(state): State<Arc<AppState>>) -> Response {
         "token_endpoint": state.token_endpoint,
         "jwks_uri": format!("{}/jwks", state.issuer),
         "grant_types_supported": [GRANT_TYPE_PASSWORD, GRANT_TYPE_TOKEN_EXCHANGE],
-        "token_endpoint_auth_methods_supported": ["private_key_jwt", "none"],
+        "token_endpoint_auth_methods_supported": [AUTH_METHOD_PRIVATE_KEY_JWT, AUTH_METHOD_NONE],
         "token_endpoint_auth_signing_alg_values_supported": [ALG_PS256],
-        "scopes_supported": ["orders", "payments", "trigger_payments"],
+        "scopes_supported": SCOPES,
         // No authorization endpoint: no response types (RFC 8414 §2 lists the member).
         "response_types_supported": [],
     }))

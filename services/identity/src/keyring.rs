@@ -11,7 +11,6 @@
 
 use std::{
     fs,
-    io::Write as _,
     path::{Path, PathBuf},
 };
 
@@ -259,18 +258,11 @@ fn read_metadata(data_dir: &Path) -> Result<Option<KeyRingFile>, KeyRingError> {
 /// sees half a file.
 fn write_metadata(data_dir: &Path, file: &KeyRingFile) -> Result<(), KeyRingError> {
     let path = data_dir.join(KEYRING_FILE);
-    let tmp = data_dir.join(format!(
-        ".{KEYRING_FILE}.{}.tmp",
-        uuid::Uuid::new_v4().simple()
-    ));
     let json = serde_json::to_vec_pretty(file).map_err(|e| KeyRingError::Corrupt {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    let mut out = fs::File::create(&tmp).map_err(io_error(&tmp))?;
-    out.write_all(&json).map_err(io_error(&tmp))?;
-    out.sync_all().map_err(io_error(&tmp))?;
-    fs::rename(&tmp, &path).map_err(io_error(&path))
+    zte_auth::keys::write_atomically(&path, &json).map_err(io_error(&path))
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@
 //! periodically, so `identity rotate-key` takes effect without a restart.
 //!
 //! [`Application::build`] binds and loads everything; [`Application::run_until`] serves until
-//! the shutdown future resolves. Tests use port 0 and their own shutdown future.
+//! the shutdown future resolves, then drains within `--shutdown-timeout` (the same
+//! `zte_runtime::Shutdown` as the other services). Every request runs in a request span
+//! (`TraceLayer::new_for_http`). Tests use port 0 and their own shutdown future.
 
 pub mod assertion;
 pub mod config;
@@ -29,6 +31,10 @@ use std::{
 
 use tokio::{net::TcpListener, sync::Semaphore};
 use zte_auth::{JwkSet, JwksCache, TokenValidator, ValidatorConfig};
+use zte_runtime::{
+    Shutdown,
+    config::{http_url, require_positive},
+};
 
 pub use config::{Cli, Command, IdentityConfig, RotateKeyArgs};
 pub use error::{ErrorCode, IdentityError, OAuthError};
@@ -144,6 +150,7 @@ pub struct Application {
     local_addr: SocketAddr,
     state: Arc<AppState>,
     reload_interval: Duration,
+    shutdown_timeout: Duration,
 }
 
 impl Application {
@@ -156,11 +163,11 @@ impl Application {
                 config.key_bits
             )));
         }
-        if config.key_reload_interval.is_zero() {
-            return Err(IdentityError::Config(
-                "--key-reload-interval must be positive".into(),
-            ));
-        }
+        require_positive(&[
+            ("--key-reload-interval", config.key_reload_interval),
+            ("--shutdown-timeout", config.shutdown_timeout),
+        ])
+        .map_err(IdentityError::Config)?;
         let listener = TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
         let issuer = match &config.issuer {
@@ -227,6 +234,7 @@ impl Application {
             local_addr,
             state,
             reload_interval: config.key_reload_interval,
+            shutdown_timeout: config.shutdown_timeout,
         })
     }
 
@@ -245,14 +253,15 @@ impl Application {
         self.state.keys().ring.active().kid().to_owned()
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight
-    /// requests.
+    /// Serves until `shutdown` resolves (or the server dies), then stops accepting and
+    /// finishes in-flight requests within the shutdown deadline.
     pub async fn run_until<F>(self, shutdown: F) -> Result<(), IdentityError>
     where
-        F: Future<Output = ()> + Send + 'static,
+        F: Future<Output = ()> + Send,
     {
+        let tasks = Shutdown::new();
         let state = self.state.clone();
-        let reloader = tokio::spawn({
+        tasks.spawn_task("key reloader", {
             let state = state.clone();
             let period = self.reload_interval;
             async move {
@@ -267,30 +276,28 @@ impl Application {
         });
         state.ready.store(true, Ordering::Release);
         tracing::info!(addr = %self.local_addr, issuer = %state.issuer, "identity service listening");
-        let ready_flag = state.clone();
-        let served = axum::serve(self.listener, http::router(state))
-            .with_graceful_shutdown(async move {
-                shutdown.await;
+        let (token, ready_flag) = (tasks.token(), state.clone());
+        let server =
+            axum::serve(self.listener, http::router(state)).with_graceful_shutdown(async move {
+                token.cancelled().await;
                 ready_flag.ready.store(false, Ordering::Release);
                 tracing::info!("identity service draining");
-            })
-            .await;
-        reloader.abort();
+            });
+        tasks.spawn_service("HTTP server", server.into_future());
+        let drained = tasks.drain_after(shutdown, self.shutdown_timeout).await;
         tracing::info!("identity service stopped");
-        served.map_err(IdentityError::Io)
+        Ok(drained?)
     }
 }
 
 /// An issuer must be an absolute http(s) URL without query or fragment (RFC 8414 §2);
 /// a trailing slash is dropped so `{issuer}/token` is well-formed.
 fn validate_issuer(issuer: &str) -> Result<String, IdentityError> {
-    let invalid = |why: &str| IdentityError::Config(format!("--issuer {issuer:?}: {why}"));
-    let url = url::Url::parse(issuer).map_err(|e| invalid(&e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(invalid("must be an http(s) URL with a host"));
-    }
+    let url = http_url("--issuer", issuer).map_err(IdentityError::Config)?;
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("must not have a query or fragment"));
+        return Err(IdentityError::Config(format!(
+            "--issuer {issuer:?} must not have a query or fragment"
+        )));
     }
     Ok(issuer.trim_end_matches('/').to_owned())
 }

@@ -12,16 +12,16 @@ use argon2::{
     Argon2, PasswordHash, PasswordHasher as _, PasswordVerifier as _, password_hash::SaltString,
 };
 use serde::Deserialize;
+pub use zte_auth::names::{DEMO_CLIENT_ID, ORDERS_CLIENT_ID};
 use zte_auth::{
     JwkSet, JwksCache, PublicJwk, Scopes,
-    claims::{SCOPE_ORDERS, SCOPE_PAYMENTS, SCOPE_TRIGGER_PAYMENTS},
-    oauth_client::{GRANT_TYPE_PASSWORD, GRANT_TYPE_TOKEN_EXCHANGE, read_public_jwk},
+    names::{SCOPE_ORDERS, SCOPE_PAYMENTS, SCOPE_TRIGGER_PAYMENTS},
+    oauth::{
+        AUTH_METHOD_NONE, AUTH_METHOD_PRIVATE_KEY_JWT, GRANT_TYPE_PASSWORD,
+        GRANT_TYPE_TOKEN_EXCHANGE,
+    },
 };
 
-/// The demo public client (password grant).
-pub const DEMO_CLIENT_ID: &str = "demo-cli";
-/// The Orders service's confidential client (token exchange).
-pub const ORDERS_CLIENT_ID: &str = "orders-service";
 /// Demo users and their passwords (development only).
 pub const DEMO_USERS: [(&str, &str); 2] = [("demouser", "Password1"), ("demouser2", "Password2")];
 
@@ -128,7 +128,7 @@ impl RegistryFile {
         if let Some(jwk) = orders_client_jwk {
             self.clients.push(ClientEntry {
                 client_id: ORDERS_CLIENT_ID.into(),
-                token_endpoint_auth_method: "private_key_jwt".into(),
+                token_endpoint_auth_method: AUTH_METHOD_PRIVATE_KEY_JWT.into(),
                 grant_types: vec![GRANT_TYPE_TOKEN_EXCHANGE.into()],
                 scope: SCOPE_TRIGGER_PAYMENTS.into(),
                 jwk: None,
@@ -138,7 +138,7 @@ impl RegistryFile {
         }
         self.clients.push(ClientEntry {
             client_id: DEMO_CLIENT_ID.into(),
-            token_endpoint_auth_method: "none".into(),
+            token_endpoint_auth_method: AUTH_METHOD_NONE.into(),
             grant_types: vec![GRANT_TYPE_PASSWORD.into()],
             scope: format!("{SCOPE_ORDERS} {SCOPE_PAYMENTS}"),
             jwk: None,
@@ -329,7 +329,7 @@ fn build_client(entry: ClientEntry, base: &Path) -> Result<Client, RegistryError
         + usize::from(entry.jwk_file.is_some())
         + usize::from(entry.jwks_uri.is_some());
     let auth = match entry.token_endpoint_auth_method.as_str() {
-        "none" => {
+        AUTH_METHOD_NONE => {
             if key_sources != 0 {
                 return Err(invalid("a public client (none) has no keys".into()));
             }
@@ -338,7 +338,7 @@ fn build_client(entry: ClientEntry, base: &Path) -> Result<Client, RegistryError
             }
             ClientAuth::None
         }
-        "private_key_jwt" => {
+        AUTH_METHOD_PRIVATE_KEY_JWT => {
             if key_sources != 1 {
                 return Err(invalid(
                     "give exactly one of jwk, jwk_file and jwks_uri".into(),
@@ -355,7 +355,7 @@ fn build_client(entry: ClientEntry, base: &Path) -> Result<Client, RegistryError
                     (Some(jwk), _) => jwk,
                     (None, Some(file)) => {
                         let path = base.join(file);
-                        read_public_jwk(&path)
+                        PublicJwk::read_file(&path)
                             .map_err(|e| invalid(format!("jwk_file {}: {e}", path.display())))?
                     }
                     (None, None) => return Err(invalid("no key".into())),

@@ -13,7 +13,8 @@ use zte_auth::{
     Actor, SigningKey, TokenError,
     claims::Audience,
     jws,
-    oauth_client::{ClientCredentials, OAuthClientError, TokenClient},
+    names::{PARAM_EVENT_PAYLOAD_HASH, PARAM_ORDER_TRANSACTION_ID},
+    oauth_client::{ClientCredentials, OAuthClientError, TokenClient, TokenExchange},
 };
 
 #[tokio::test]
@@ -235,8 +236,18 @@ async fn token_exchange_issues_an_event_token_bound_to_the_order_via_the_shared_
     };
     let order = uuid::Uuid::new_v4().to_string();
     let hash = "0123456789abcdef".repeat(4);
+    // The event-token exchange as Orders asks for it.
+    let binding = [
+        (PARAM_ORDER_TRANSACTION_ID, order.as_str()),
+        (PARAM_EVENT_PAYLOAD_HASH, hash.as_str()),
+    ];
+    let event_exchange = |subject_token| TokenExchange {
+        subject_token,
+        scope: "trigger_payments",
+        extra: &binding,
+    };
     let response = client
-        .exchange_for_event_token(&credentials, &user_token, &order, &hash)
+        .token_exchange(&credentials, event_exchange(&user_token))
         .await
         .unwrap();
     assert_eq!(response.token_type, "Bearer");
@@ -273,12 +284,12 @@ async fn token_exchange_issues_an_event_token_bound_to_the_order_via_the_shared_
         ..credentials
     };
     client
-        .exchange_for_event_token(&via_endpoint, &user_token, &order, &hash)
+        .token_exchange(&via_endpoint, event_exchange(&user_token))
         .await
         .unwrap();
     // The shared client's error mapping against the real server: a 4xx is not transient.
     let error = client
-        .exchange_for_event_token(&via_endpoint, "not-a-token", &order, &hash)
+        .token_exchange(&via_endpoint, event_exchange("not-a-token"))
         .await
         .unwrap_err();
     assert!(

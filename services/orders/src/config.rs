@@ -1,30 +1,24 @@
 //! Configuration, read once at start from flags and environment variables (flags win).
 //!
-//! Every environment variable is named by a constant here and listed in the README's
-//! "Orders service" table. [`OrdersConfig::validate`] refuses bad values with one line that
+//! The settings Orders shares with Payments (listen address, Kafka, issuer, JWKS, audience,
+//! data directory, shutdown deadline) are the flattened [`ServiceConfig`], read from
+//! `ORDERS_*` variables ([`OrdersDefaults`]); the Orders-only ones are named by the constants
+//! below. Every variable is listed in the README's "Orders service" table and by
+//! `orders --print-env`. [`OrdersConfig::validate`] refuses bad values with one line that
 //! names the setting, so a misconfigured process exits at start instead of failing later.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
-use zte_runtime::{is_topic_name, parse_duration};
+use zte_auth::names::{ORDERS_AUDIENCE, ORDERS_CLIENT_ID};
+use zte_runtime::{
+    PrintEnv, ServiceConfig, ServiceDefaults,
+    config::{http_url, require_non_empty, require_positive},
+    parse_duration,
+};
 
-/// `--listen`: gRPC listen address.
-pub const ENV_LISTEN: &str = "ORDERS_LISTEN";
-/// `--kafka-bootstrap`: Kafka bootstrap servers.
-pub const ENV_KAFKA_BOOTSTRAP: &str = "ORDERS_KAFKA_BOOTSTRAP";
-/// `--topic`: the OrderCreated topic.
-pub const ENV_TOPIC: &str = "ORDERS_TOPIC";
-/// `--data-dir`: directory of the SQLite database (and, by default, the client key).
-pub const ENV_DATA_DIR: &str = "ORDERS_DATA_DIR";
-/// `--issuer`: the token issuer (exact `iss`).
-pub const ENV_ISSUER: &str = "ORDERS_ISSUER";
-/// `--jwks-uri`: where the issuer's keys are.
-pub const ENV_JWKS_URI: &str = "ORDERS_JWKS_URI";
 /// `--token-endpoint`: where event tokens are obtained (RFC 8693 token exchange).
 pub const ENV_TOKEN_ENDPOINT: &str = "ORDERS_TOKEN_ENDPOINT";
-/// `--audience`: the audience user tokens must name.
-pub const ENV_AUDIENCE: &str = "ORDERS_AUDIENCE";
 /// `--client-id`: this service's OAuth client id at the issuer.
 pub const ENV_CLIENT_ID: &str = "ORDERS_CLIENT_ID";
 /// `--client-key`: this service's private key (PKCS#8 DER) for `private_key_jwt`.
@@ -33,10 +27,17 @@ pub const ENV_CLIENT_KEY: &str = "ORDERS_CLIENT_KEY";
 pub const ENV_PUBLISH_TIMEOUT: &str = "ORDERS_PUBLISH_TIMEOUT";
 /// `--identity-timeout`: upper bound on one call to the token endpoint.
 pub const ENV_IDENTITY_TIMEOUT: &str = "ORDERS_IDENTITY_TIMEOUT";
-/// `--jwks-refresh-cooldown`: minimum time between JWKS refetches for unknown kids.
-pub const ENV_JWKS_REFRESH_COOLDOWN: &str = "ORDERS_JWKS_REFRESH_COOLDOWN";
-/// `--shutdown-timeout`: how long a graceful shutdown may take.
-pub const ENV_SHUTDOWN_TIMEOUT: &str = "ORDERS_SHUTDOWN_TIMEOUT";
+
+/// Orders' prefix and defaults for the shared settings: `ORDERS_LISTEN`, `ORDERS_TOPIC`, ...
+#[derive(Debug, Clone)]
+pub struct OrdersDefaults;
+
+impl ServiceDefaults for OrdersDefaults {
+    const ENV_PREFIX: &'static str = "ORDERS";
+    const LISTEN: &'static str = "127.0.0.1:50051";
+    const DATA_DIR: &'static str = "data/orders";
+    const AUDIENCE: &'static str = ORDERS_AUDIENCE;
+}
 
 /// Name of the SQLite file inside `--data-dir`.
 pub const DATABASE_FILE: &str = "orders.sqlite3";
@@ -58,6 +59,9 @@ pub struct Cli {
     /// Serving configuration.
     #[command(flatten)]
     pub serve: OrdersConfig,
+    /// `--print-env`.
+    #[command(flatten)]
+    pub print_env: PrintEnv,
 }
 
 /// One-off commands.
@@ -82,32 +86,14 @@ pub struct KeygenArgs {
 /// Orders service configuration.
 #[derive(Debug, Clone, Args)]
 pub struct OrdersConfig {
-    /// gRPC listen address (port 0 picks a free port).
-    #[arg(long, env = ENV_LISTEN, default_value = "127.0.0.1:50051")]
-    pub listen: SocketAddr,
-    /// Kafka bootstrap servers (host:port[,host:port]).
-    #[arg(long, env = ENV_KAFKA_BOOTSTRAP, default_value = "127.0.0.1:19092")]
-    pub kafka_bootstrap: String,
-    /// Topic for OrderCreated events.
-    #[arg(long, env = ENV_TOPIC, default_value = "orders.order-created.v1")]
-    pub topic: String,
-    /// Directory holding the SQLite database (created if missing).
-    #[arg(long, env = ENV_DATA_DIR, default_value = "data/orders")]
-    pub data_dir: PathBuf,
-    /// Token issuer URL; tokens must carry exactly this `iss`.
-    #[arg(long, env = ENV_ISSUER, default_value = "http://127.0.0.1:18080")]
-    pub issuer: String,
-    /// JWKS URL (default: `{issuer}/jwks`).
-    #[arg(long, env = ENV_JWKS_URI)]
-    pub jwks_uri: Option<String>,
+    /// The settings shared with Payments.
+    #[command(flatten)]
+    pub service: ServiceConfig<OrdersDefaults>,
     /// Token endpoint URL (default: `{issuer}/token`).
     #[arg(long, env = ENV_TOKEN_ENDPOINT)]
     pub token_endpoint: Option<String>,
-    /// Audience every accepted user token must name.
-    #[arg(long, env = ENV_AUDIENCE, default_value = "orders-service")]
-    pub audience: String,
     /// This service's OAuth client id.
-    #[arg(long, env = ENV_CLIENT_ID, default_value = "orders-service")]
+    #[arg(long, env = ENV_CLIENT_ID, default_value = ORDERS_CLIENT_ID)]
     pub client_id: String,
     /// This service's private key, PKCS#8 DER (default: `<data-dir>/client-key.pk8`);
     /// create it with `orders keygen`.
@@ -119,95 +105,49 @@ pub struct OrdersConfig {
     /// Upper bound on one token-exchange call to the identity service.
     #[arg(long, env = ENV_IDENTITY_TIMEOUT, default_value = "5s", value_parser = parse_duration)]
     pub identity_timeout: Duration,
-    /// Minimum time between JWKS refetches caused by unknown key ids.
-    #[arg(long, env = ENV_JWKS_REFRESH_COOLDOWN, default_value = "10s", value_parser = parse_duration)]
-    pub jwks_refresh_cooldown: Duration,
-    /// Upper bound on a graceful shutdown (finish in-flight calls, flush the producer).
-    #[arg(long, env = ENV_SHUTDOWN_TIMEOUT, default_value = "10s", value_parser = parse_duration)]
-    pub shutdown_timeout: Duration,
 }
 
 impl OrdersConfig {
     /// Every default, with the given issuer and data directory (for tests and embedding; the
     /// binary parses flags and environment instead).
     pub fn with_defaults(issuer: &str, data_dir: impl Into<PathBuf>) -> Self {
-        let mut config = Self::from_args(["orders", "--issuer", issuer]);
-        config.data_dir = data_dir.into();
-        config
-    }
-
-    fn from_args<const N: usize>(args: [&str; N]) -> Self {
         #[derive(Parser)]
         struct Only {
             #[command(flatten)]
             config: OrdersConfig,
         }
-        Only::parse_from(args).config
-    }
-
-    /// The JWKS URL: `--jwks-uri` or `{issuer}/jwks`.
-    pub fn jwks_uri(&self) -> String {
-        self.jwks_uri
-            .clone()
-            .unwrap_or_else(|| format!("{}/jwks", self.issuer.trim_end_matches('/')))
+        let mut config = Only::parse_from(["orders", "--issuer", issuer]).config;
+        config.service.data_dir = data_dir.into();
+        config
     }
 
     /// The token endpoint: `--token-endpoint` or `{issuer}/token`.
     pub fn token_endpoint(&self) -> String {
-        self.token_endpoint
-            .clone()
-            .unwrap_or_else(|| format!("{}/token", self.issuer.trim_end_matches('/')))
+        self.service
+            .issuer_endpoint(self.token_endpoint.as_deref(), "token")
     }
 
     /// The client key path: `--client-key` or `<data-dir>/client-key.pk8`.
     pub fn client_key_path(&self) -> PathBuf {
         self.client_key
             .clone()
-            .unwrap_or_else(|| self.data_dir.join(CLIENT_KEY_FILE))
+            .unwrap_or_else(|| self.service.data_dir.join(CLIENT_KEY_FILE))
     }
 
     /// The SQLite database path.
     pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join(DATABASE_FILE)
+        self.service.data_dir.join(DATABASE_FILE)
     }
 
     /// Checks the values clap cannot check alone; the error is one line naming the setting.
     pub fn validate(&self) -> Result<(), String> {
-        for (name, value) in [
-            ("--kafka-bootstrap", self.kafka_bootstrap.as_str()),
-            ("--audience", self.audience.as_str()),
-            ("--client-id", self.client_id.as_str()),
-        ] {
-            if value.trim().is_empty() {
-                return Err(format!("{name} must not be empty"));
-            }
-        }
-        if !is_topic_name(&self.topic) {
-            return Err(format!(
-                "--topic {:?} is not a valid Kafka topic name (1-249 of [A-Za-z0-9._-])",
-                self.topic
-            ));
-        }
-        for (name, value) in [
-            ("--issuer", self.issuer.clone()),
-            ("--jwks-uri", self.jwks_uri()),
-            ("--token-endpoint", self.token_endpoint()),
-        ] {
-            let parsed = url::Url::parse(&value)
-                .map_err(|e| format!("{name} {value:?} is not a URL: {e}"))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(format!("{name} {value:?} must be an http(s) URL"));
-            }
-        }
-        for (name, value) in [
+        self.service.validate()?;
+        require_non_empty(&[("--client-id", &self.client_id)])?;
+        http_url("--token-endpoint", &self.token_endpoint())?;
+        require_positive(&[
             ("--publish-timeout", self.publish_timeout),
             ("--identity-timeout", self.identity_timeout),
-            ("--shutdown-timeout", self.shutdown_timeout),
-        ] {
-            if value.is_zero() {
-                return Err(format!("{name} must be greater than zero"));
-            }
-        }
+        ])?;
         // librdkafka takes message.timeout.ms as a 31-bit integer.
         if self.publish_timeout > Duration::from_millis(i32::MAX as u64) {
             return Err("--publish-timeout is too large".into());
@@ -223,13 +163,13 @@ mod tests {
     #[test]
     fn defaults_derive_endpoints_and_key_path_from_issuer_and_data_dir() {
         let config = OrdersConfig::with_defaults("http://127.0.0.1:18080/", "d");
-        assert_eq!(config.listen.port(), 50051);
-        assert_eq!(config.kafka_bootstrap, "127.0.0.1:19092");
-        assert_eq!(config.topic, "orders.order-created.v1");
-        assert_eq!(config.jwks_uri(), "http://127.0.0.1:18080/jwks");
+        assert_eq!(config.service.listen.port(), 50051);
+        assert_eq!(config.service.kafka_bootstrap, "127.0.0.1:19092");
+        assert_eq!(config.service.topic, "orders.order-created.v1");
+        assert_eq!(config.service.jwks_uri(), "http://127.0.0.1:18080/jwks");
         assert_eq!(config.token_endpoint(), "http://127.0.0.1:18080/token");
         assert_eq!(config.client_key_path(), PathBuf::from("d/client-key.pk8"));
-        assert_eq!(config.audience, "orders-service");
+        assert_eq!(config.service.audience, "orders-service");
         assert_eq!(config.client_id, "orders-service");
         assert_eq!(config.publish_timeout, Duration::from_secs(10));
         assert_eq!(config.identity_timeout, Duration::from_secs(5));
@@ -241,7 +181,7 @@ mod tests {
         let mut config = OrdersConfig::with_defaults("not a url", "d");
         assert!(config.validate().unwrap_err().contains("--issuer"));
         config = OrdersConfig::with_defaults("http://i", "d");
-        config.topic = "bad topic!".into();
+        config.service.topic = "bad topic!".into();
         assert!(config.validate().unwrap_err().contains("--topic"));
         config = OrdersConfig::with_defaults("http://i", "d");
         config.token_endpoint = Some("ftp://x".into());
@@ -249,6 +189,14 @@ mod tests {
         config = OrdersConfig::with_defaults("http://i", "d");
         config.publish_timeout = Duration::ZERO;
         assert!(config.validate().unwrap_err().contains("--publish-timeout"));
+        config = OrdersConfig::with_defaults("http://i", "d");
+        config.service.shutdown_timeout = Duration::ZERO;
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .contains("--shutdown-timeout")
+        );
     }
 
     #[test]
@@ -269,5 +217,34 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(cli.serve.publish_timeout, Duration::from_millis(250));
         assert!(Cli::try_parse_from(["orders", "--publish-timeout", "soon"]).is_err());
+    }
+
+    #[test]
+    fn print_env_lists_every_variable_of_serving_and_keygen() {
+        let names = zte_runtime::cli::print_env_lines::<Cli>();
+        for name in [
+            "ORDERS_LISTEN",
+            "ORDERS_KAFKA_BOOTSTRAP",
+            "ORDERS_TOPIC",
+            "ORDERS_DATA_DIR",
+            "ORDERS_ISSUER",
+            "ORDERS_JWKS_URI",
+            "ORDERS_AUDIENCE",
+            "ORDERS_JWKS_REFRESH_COOLDOWN",
+            "ORDERS_SHUTDOWN_TIMEOUT",
+            ENV_TOKEN_ENDPOINT,
+            ENV_CLIENT_ID,
+            ENV_CLIENT_KEY,
+            ENV_PUBLISH_TIMEOUT,
+            ENV_IDENTITY_TIMEOUT,
+            "RUST_LOG",
+            "LOG_FORMAT",
+        ] {
+            assert!(
+                names.contains(&name.to_owned()),
+                "{name} missing: {names:?}"
+            );
+        }
+        assert_eq!(names.len(), 16, "{names:?}");
     }
 }

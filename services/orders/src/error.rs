@@ -25,7 +25,7 @@ pub enum OrdersError {
     /// The Kafka producer could not be created.
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
-    /// An I/O error (listening socket, data directory, JWK file).
+    /// An I/O error (data directory, JWK file).
     #[error("{context}: {source}")]
     Io {
         /// What was being done.
@@ -36,9 +36,12 @@ pub enum OrdersError {
     /// The token-exchange client could not be built.
     #[error("token client: {0}")]
     TokenClient(String),
-    /// The gRPC server failed.
+    /// The gRPC server could not be set up (listener, reflection, token validator).
     #[error("gRPC server: {0}")]
-    Serve(#[from] tonic::transport::Error),
+    Server(#[from] zte_grpc::ServerError),
+    /// A task that had to run until shutdown (the gRPC server) died.
+    #[error("task {0}")]
+    Task(#[from] zte_runtime::TaskFailed),
 }
 
 /// Why a gRPC call failed. Converted to a `Status` in [`ApiError::into_status`] only.

@@ -47,6 +47,6 @@ pub fn keygen(args: &KeygenArgs) -> Result<String, OrdersError> {
         })?;
     }
     let key = zte_auth::SigningKey::load_or_generate(&args.client_key, CLIENT_KEY_BITS)?;
-    zte_auth::oauth_client::write_public_jwk(&key, &args.public_jwk)?;
+    key.write_public_jwk(&args.public_jwk)?;
     Ok(key.kid().to_owned())
 }

@@ -1,5 +1,6 @@
 //! The orders service binary: parse config, init tracing, build, run until SIGTERM/Ctrl-C;
-//! or `orders keygen` to create the client key pair.
+//! `orders keygen` to create the client key pair; `orders --print-env` to list the
+//! environment variables it reads.
 
 use std::process::ExitCode;
 
@@ -7,36 +8,23 @@ use orders::{Application, Cli, Command};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = zte_runtime::cli::parse_args::<Cli>();
+    let cli: Cli = zte_runtime::parse_args();
     zte_runtime::init_tracing();
     if let Some(Command::Keygen(args)) = cli.command {
-        return match orders::keygen(&args) {
-            Ok(kid) => {
-                println!(
-                    "client key {} (kid {kid}); public JWK written to {}",
-                    args.client_key.display(),
-                    args.public_jwk.display()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("orders keygen: {error}");
-                ExitCode::FAILURE
-            }
-        };
+        let result = orders::keygen(&args).map(|kid| {
+            println!(
+                "client key {} (kid {kid}); public JWK written to {}",
+                args.client_key.display(),
+                args.public_jwk.display()
+            );
+        });
+        return zte_runtime::exit_code("orders keygen", result);
     }
-    let app = match Application::build(cli.serve).await {
-        Ok(app) => app,
-        Err(error) => {
-            eprintln!("orders: {error}");
-            return ExitCode::FAILURE;
-        }
+    let result = async {
+        Application::build(cli.serve)
+            .await?
+            .run_until(zte_runtime::shutdown_signal())
+            .await
     };
-    match app.run_until(zte_runtime::shutdown_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("orders: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    zte_runtime::exit_code("orders", result.await)
 }

@@ -13,7 +13,7 @@ use std::{
 };
 
 use tracing::Instrument as _;
-use zte_event::{EncodedEvent, encode_order_created, payload_hash};
+use zte_event::encode_order_created;
 use zte_proto::{events::v1 as events, orders::v1 as api};
 
 use crate::{
@@ -176,11 +176,7 @@ impl Orders {
     }
 
     async fn publish_row(&self, row: &StoredOrder) -> Result<(), ApiError> {
-        let encoded = EncodedEvent {
-            payload_hash: payload_hash(&row.event_payload),
-            payload: row.event_payload.clone(),
-        };
-        let value = zte_event::envelope(&encoded, &row.event_token);
+        let value = zte_event::envelope(&row.event_payload, &row.event_token);
         let delivered = self
             .publisher
             .publish(&row.order.order_transaction_id, &value)
@@ -224,8 +220,9 @@ impl Orders {
     }
 
     /// Publishes every order left `pending` by a previous process (a crash between writing the
-    /// outbox row and answering the caller), retrying until all are out or `stop` fires.
-    pub async fn recover_outbox(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+    /// outbox row and answering the caller), retrying until all are out. Dropping the future
+    /// (at shutdown) leaves the remaining rows pending for the next start.
+    pub async fn recover_outbox(&self) {
         let mut ids = match self.store.pending_ids().await {
             Ok(ids) => ids,
             Err(error) => {
@@ -253,10 +250,7 @@ impl Orders {
             if ids.is_empty() {
                 break;
             }
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = stop.wait_for(|stopped| *stopped) => return,
-            }
+            tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(30));
         }
         tracing::info!("outbox empty");

@@ -50,8 +50,7 @@ impl EventPublisher {
     /// An idempotent producer (`acks=all`) for `topic` whose deliveries fail after `timeout`.
     pub fn new(bootstrap: &str, topic: &str, timeout: Duration) -> Result<Self, KafkaError> {
         let producer: FutureProducer =
-            zte_runtime::idempotent_producer_config(bootstrap, "orders-service", timeout)
-                .create()?;
+            zte_kafka::idempotent_producer_config(bootstrap, "orders-service", timeout).create()?;
         Ok(Self {
             producer,
             topic: topic.to_owned(),

@@ -1,9 +1,13 @@
-//! The `orders.v1.OrdersService` gRPC handlers: authenticate (the caller comes from
-//! [`zte_auth::AuthLayer`]), validate, hand over to [`Orders`], map errors in one place.
+//! The `orders.v1.OrdersService` gRPC handlers: authenticate (the caller and its token come
+//! from `zte_grpc::AuthLayer`), validate, hand over to [`Orders`], map errors in one place.
+//! Each handler adds a span with the caller's fields inside the request span of the server's
+//! trace layer.
+
+use std::future::Future;
 
 use tonic::{Request, Response, Status};
-use tracing::{Instrument as _, field::Empty};
-use zte_auth::Caller;
+use tracing::{Instrument as _, Span, field::Empty};
+use zte_grpc::Caller;
 use zte_proto::orders::v1::{
     CreateOrderRequest, CreateOrderResponse, GetOrderRequest, GetOrderResponse, ListOrdersRequest,
     ListOrdersResponse, orders_service_server::OrdersService,
@@ -28,17 +32,15 @@ impl OrdersApi {
     }
 }
 
-/// The bearer token the auth layer already validated (it is the token-exchange subject).
-fn bearer_token<T>(request: &Request<T>) -> Result<String, Status> {
-    request
-        .metadata()
-        .get("authorization")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned())
-        .filter(|token| !token.is_empty())
-        .ok_or_else(|| Status::unauthenticated("missing bearer token"))
+/// Runs `work` in `span` and maps its error to the client's status inside the span, so the
+/// logged cause carries the caller's fields.
+async fn in_span<T>(
+    span: Span,
+    work: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, Status> {
+    work.instrument(span.clone())
+        .await
+        .map_err(|e| span.in_scope(|| e.into_status()))
 }
 
 #[tonic::async_trait]
@@ -48,7 +50,6 @@ impl OrdersService for OrdersApi {
         request: Request<CreateOrderRequest>,
     ) -> Result<Response<CreateOrderResponse>, Status> {
         let caller = Caller::from_request(&request)?;
-        let subject_token = bearer_token(&request)?;
         let request = request.into_inner();
         let span = tracing::info_span!(
             "create_order",
@@ -61,15 +62,17 @@ impl OrdersService for OrdersApi {
         // leave the outbox row half-handled until the next restart.
         let work = async move {
             let valid = validate_create_order(&request).map_err(ApiError::InvalidArgument)?;
-            orders.create(caller.user_id(), &subject_token, valid).await
+            orders
+                .create(caller.user_id(), caller.bearer_token(), valid)
+                .await
         }
         .instrument(span.clone());
-        let result = tokio::spawn(work)
-            .await
-            .map_err(|e| ApiError::Internal(format!("create task failed: {e}")))
-            .and_then(|r| r);
-        let _entered = span.enter();
-        let order = result.map_err(ApiError::into_status)?;
+        let order = in_span(span, async {
+            tokio::spawn(work)
+                .await
+                .map_err(|e| ApiError::Internal(format!("create task failed: {e}")))?
+        })
+        .await?;
         Ok(Response::new(CreateOrderResponse { order: Some(order) }))
     }
 
@@ -84,14 +87,12 @@ impl OrdersService for OrdersApi {
             user_id = %caller.user_id(),
             order_id = ?request.order_transaction_id.chars().take(64).collect::<String>(),
         );
-        async {
+        let order = in_span(span, async {
             let order_id = parse_order_id(&request.order_transaction_id)?;
             self.orders.get(caller.user_id(), &order_id).await
-        }
-        .instrument(span.clone())
-        .await
-        .map(|order| Response::new(GetOrderResponse { order: Some(order) }))
-        .map_err(|e| span.in_scope(|| e.into_status()))
+        })
+        .await?;
+        Ok(Response::new(GetOrderResponse { order: Some(order) }))
     }
 
     async fn list_orders(
@@ -101,19 +102,15 @@ impl OrdersService for OrdersApi {
         let caller = Caller::from_request(&request)?;
         let request = request.into_inner();
         let span = tracing::info_span!("list_orders", user_id = %caller.user_id());
-        async {
+        let (orders, next_page_token) = in_span(span, async {
             let page_size = validate_page_size(request.page_size)?;
             let after = decode_page_token(&request.page_token)?;
             self.orders.list(caller.user_id(), after, page_size).await
-        }
-        .instrument(span.clone())
-        .await
-        .map(|(orders, next_page_token)| {
-            Response::new(ListOrdersResponse {
-                orders,
-                next_page_token,
-            })
         })
-        .map_err(|e| span.in_scope(|| e.into_status()))
+        .await?;
+        Ok(Response::new(ListOrdersResponse {
+            orders,
+            next_page_token,
+        }))
     }
 }

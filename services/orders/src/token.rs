@@ -3,13 +3,17 @@
 //! [`EventTokenIssuer`] is the one thing CreateOrder needs from identity: exchange the
 //! caller's token for a token bound to one event. The production implementation does an
 //! RFC 8693 token exchange at the configured token endpoint, authenticating this service with
-//! `private_key_jwt` ([`OAuthEventTokenIssuer`]); unit tests may substitute a fake.
+//! `private_key_jwt` ([`OAuthEventTokenIssuer`]), asking for `trigger_payments` and binding
+//! the token with this system's two extra parameters (the order id and the payload hash);
+//! unit tests may substitute a fake.
 
 use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
 use zte_auth::{
     SigningKey,
-    oauth_client::{ClientCredentials, OAuthClientError, TokenClient},
+    names::{PARAM_EVENT_PAYLOAD_HASH, PARAM_ORDER_TRANSACTION_ID, SCOPE_TRIGGER_PAYMENTS},
+    oauth::error as oauth_error,
+    oauth_client::{ClientCredentials, OAuthClientError, TokenClient, TokenExchange},
 };
 
 use crate::{config::OrdersConfig, error::OrdersError};
@@ -87,14 +91,17 @@ impl EventTokenIssuer for OAuthEventTokenIssuer {
         request: EventTokenRequest<'a>,
     ) -> BoxFuture<'a, Result<String, TokenIssueError>> {
         Box::pin(async move {
+            let exchange = TokenExchange {
+                subject_token: request.subject_token,
+                scope: SCOPE_TRIGGER_PAYMENTS,
+                extra: &[
+                    (PARAM_ORDER_TRANSACTION_ID, request.order_transaction_id),
+                    (PARAM_EVENT_PAYLOAD_HASH, request.event_payload_hash),
+                ],
+            };
             let response = self
                 .client
-                .exchange_for_event_token(
-                    &self.credentials,
-                    request.subject_token,
-                    request.order_transaction_id,
-                    request.event_payload_hash,
-                )
+                .token_exchange(&self.credentials, exchange)
                 .await
                 .map_err(classify)?;
             Ok(response.access_token)
@@ -108,10 +115,12 @@ fn classify(error: OAuthClientError) -> TokenIssueError {
         _ if error.is_transient() => TokenIssueError::Unavailable(error.to_string()),
         // The server judged the *caller's* token or request: not allowed for this user.
         OAuthClientError::Rejected { error: code, .. }
-            if matches!(
-                code.as_str(),
-                "invalid_grant" | "invalid_scope" | "access_denied"
-            ) =>
+            if [
+                oauth_error::INVALID_GRANT,
+                oauth_error::INVALID_SCOPE,
+                oauth_error::ACCESS_DENIED,
+            ]
+            .contains(&code.as_str()) =>
         {
             TokenIssueError::Denied(error.to_string())
         }
@@ -137,7 +146,7 @@ pub fn oauth_issuer(config: &OrdersConfig) -> Result<Arc<dyn EventTokenIssuer>, 
         client_id: config.client_id.clone(),
         key,
         // RFC 7523 lets `aud` be the issuer; DESIGN.md fixes it to the issuer.
-        assertion_audience: config.issuer.clone(),
+        assertion_audience: config.service.issuer.clone(),
     };
     Ok(Arc::new(OAuthEventTokenIssuer::new(client, credentials)))
 }

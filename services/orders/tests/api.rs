@@ -452,7 +452,7 @@ async fn kafka_unreachable_is_unavailable_within_the_publish_timeout_and_nothing
     let auth = TestAuthServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(&auth.issuer, dir.path().join("orders")).await;
-    config.kafka_bootstrap = format!("127.0.0.1:{}", closed_port());
+    config.service.kafka_bootstrap = format!("127.0.0.1:{}", closed_port());
     config.publish_timeout = Duration::from_millis(1500);
     let app = spawn_app(config).await;
     let mut client = app.client().await;
@@ -546,7 +546,7 @@ async fn a_pending_outbox_row_is_published_at_startup_and_becomes_visible() {
     let auth = TestAuthServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = config(&auth.issuer, dir.path().join("orders")).await;
-    std::fs::create_dir_all(&config.data_dir).unwrap();
+    std::fs::create_dir_all(&config.service.data_dir).unwrap();
 
     // A previous run wrote the outbox row and crashed before publishing.
     let order_id = uuid::Uuid::new_v4().to_string();

@@ -1,61 +1,26 @@
 //! `payments.v1.PaymentsService`: users read their own payments.
 //!
-//! Authentication and the `payments` scope are enforced by `zte_auth::AuthLayer` before a
+//! Authentication and the `payments` scope are enforced by `zte_grpc::AuthLayer` before a
 //! handler runs; handlers read the [`Caller`] and only ever query that user's rows, so another
 //! user's payment is indistinguishable from a missing one (`NOT_FOUND`). Errors map to
-//! `tonic::Status` in one place, [`ApiError`]'s `From` impl.
+//! `tonic::Status` in one place, [`ApiError::into_status`].
 
-use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt as _};
-use zte_auth::Caller;
+use tonic::{Request, Response, Status};
+use zte_grpc::Caller;
 use zte_proto::payments::v1::{
     GetPaymentRequest, GetPaymentResponse, ListPaymentsRequest, ListPaymentsResponse, Payment,
     payments_service_server::PaymentsService,
 };
 
-use crate::store::{ListCursor, PaymentRecord, PaymentStore, StoreError};
+use crate::{
+    error::ApiError,
+    store::{ListCursor, PaymentRecord, PaymentStore},
+};
 
 /// Page size when the request leaves it at 0.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Largest page size accepted.
 pub const MAX_PAGE_SIZE: u32 = 100;
-
-/// Why a call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// A request field is invalid.
-    #[error("invalid {field}: {reason}")]
-    InvalidArgument {
-        /// The field.
-        field: &'static str,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// No such payment for this caller.
-    #[error("payment not found")]
-    NotFound,
-    /// The database failed.
-    #[error("storage: {0}")]
-    Storage(#[from] StoreError),
-}
-
-impl From<ApiError> for Status {
-    fn from(error: ApiError) -> Self {
-        match error {
-            ApiError::InvalidArgument { field, reason } => Status::with_error_details(
-                Code::InvalidArgument,
-                format!("invalid {field}: {reason}"),
-                ErrorDetails::with_bad_request_violation(field, reason),
-            ),
-            ApiError::NotFound => Status::not_found("no payment for this order"),
-            ApiError::Storage(error) => {
-                // Details stay in the logs.
-                tracing::error!(%error, "payments storage failed");
-                Status::internal("internal error")
-            }
-        }
-    }
-}
 
 /// The gRPC service implementation.
 #[derive(Debug, Clone)]

@@ -26,7 +26,7 @@ use rdkafka::{
     message::{BorrowedMessage, Header, Headers, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
 };
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use zte_event::{EventVerifier, Rejection, VerifiedEvent};
 
@@ -162,12 +162,13 @@ impl std::fmt::Debug for EventConsumer {
 }
 
 impl EventConsumer {
-    /// Consumes until `shutdown` turns true, then commits stored offsets and leaves the group.
-    pub(crate) async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// Consumes until `shutdown` is cancelled, then commits stored offsets and leaves the
+    /// group.
+    pub(crate) async fn run(self, shutdown: CancellationToken) {
         loop {
             let received = tokio::select! {
                 biased;
-                _ = shutdown.wait_for(|stop| *stop) => break,
+                () = shutdown.cancelled() => break,
                 received = self.consumer.recv() => received,
             };
             let message = match received {
@@ -185,7 +186,7 @@ impl EventConsumer {
                 order_id = %short_key(message.key()),
             );
             let handled = self
-                .handle(&message, &mut shutdown)
+                .handle(&message, &shutdown)
                 .instrument(span.clone())
                 .await;
             let Some(outcome) = handled else {
@@ -212,7 +213,7 @@ impl EventConsumer {
     async fn handle(
         &self,
         message: &BorrowedMessage<'_>,
-        shutdown: &mut watch::Receiver<bool>,
+        shutdown: &CancellationToken,
     ) -> Option<Outcome> {
         let mut delay = RETRY_INITIAL;
         let mut attempt: u32 = 1;
@@ -224,7 +225,7 @@ impl EventConsumer {
                     tracing::warn!(reason, %detail, attempt, retry_in = ?delay, "transient failure; will retry");
                     tokio::select! {
                         biased;
-                        _ = shutdown.wait_for(|stop| *stop) => return None,
+                        () = shutdown.cancelled() => return None,
                         () = tokio::time::sleep(delay) => {}
                     }
                     delay = (delay * 2).min(RETRY_MAX);

@@ -1,25 +1,19 @@
-//! The payments service binary: parse config, init tracing, build, run until SIGTERM/Ctrl-C.
+//! The payments service binary: parse config, init tracing, build, run until SIGTERM/Ctrl-C;
+//! `payments --print-env` to list the environment variables it reads.
 
 use std::process::ExitCode;
 
-use payments::{Application, PaymentsConfig};
+use payments::{Application, Cli};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = zte_runtime::cli::parse_args::<PaymentsConfig>();
+    let cli: Cli = zte_runtime::parse_args();
     zte_runtime::init_tracing();
-    let app = match Application::build(config).await {
-        Ok(app) => app,
-        Err(error) => {
-            eprintln!("payments: {error}");
-            return ExitCode::FAILURE;
-        }
+    let result = async {
+        Application::build(cli.serve)
+            .await?
+            .run_until(zte_runtime::shutdown_signal())
+            .await
     };
-    match app.run_until(zte_runtime::shutdown_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("payments: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    zte_runtime::exit_code("payments", result.await)
 }

@@ -1,17 +1,12 @@
 //! Claim sets: access tokens (user and event tokens share RFC 9068's shape) and RFC 7523
-//! client assertions, plus scope handling.
+//! client assertions, plus scope handling. The scope names are in [`crate::names`].
 
 use std::{collections::BTreeSet, time::Duration};
 
 use biscuit::CompactJson;
 use serde::{Deserialize, Serialize};
 
-/// Scope that lets a token read and create orders.
-pub const SCOPE_ORDERS: &str = "orders";
-/// Scope that lets a token read payments.
-pub const SCOPE_PAYMENTS: &str = "payments";
-/// The only scope of an event token: trigger one payment for one event.
-pub const SCOPE_TRIGGER_PAYMENTS: &str = "trigger_payments";
+use crate::names::SCOPE_TRIGGER_PAYMENTS;
 
 /// `aud` as a single string or an array (RFC 7519 §4.1.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

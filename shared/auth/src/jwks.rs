@@ -148,6 +148,25 @@ impl JwksCache {
         self.refresh_locked().await
     }
 
+    /// Fetches the JWKS until a fetch succeeds (or the future is dropped), waiting 200 ms
+    /// after the first failure and twice as long after each next one, up to 5 s: a service
+    /// starts before its issuer and loads the keys as soon as the issuer answers. Returns the
+    /// number of keys loaded.
+    pub async fn load_with_retry(&self) -> usize {
+        let mut delay = LOAD_RETRY_FIRST;
+        loop {
+            match self.refresh().await {
+                Ok(count) => {
+                    tracing::info!(keys = count, "JWKS loaded");
+                    return count;
+                }
+                Err(error) => tracing::warn!(%error, retry_in = ?delay, "JWKS not loaded yet"),
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(LOAD_RETRY_MAX);
+        }
+    }
+
     async fn refresh_locked(&self) -> Result<usize, JwksError> {
         let fetched = match &self.source {
             Source::Static(set) => Ok(set.clone()),
@@ -197,6 +216,11 @@ impl JwksCache {
         self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// First wait of [`JwksCache::load_with_retry`] after a failed fetch.
+const LOAD_RETRY_FIRST: Duration = Duration::from_millis(200);
+/// Longest wait of [`JwksCache::load_with_retry`] between fetches.
+const LOAD_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Largest JWKS document accepted.
 const MAX_JWKS_BYTES: usize = 256 * 1024;

@@ -1,5 +1,7 @@
 //! RSA signing keys and their public JWK form (RFC 7517), with the `kid` taken from the
-//! RFC 7638 thumbprint so the same key always has the same id.
+//! RFC 7638 thumbprint so the same key always has the same id; and the key files: private
+//! keys as PKCS#8 DER (owner-only), public JWKs as JSON (what a confidential client hands to
+//! its authorization server; the private key never leaves the client).
 
 use std::{fmt, fs, io::Write, path::Path, sync::Arc};
 
@@ -130,6 +132,17 @@ impl SigningKey {
         self.public.to_jwk()
     }
 
+    /// Writes the public JWK (never the private part) as JSON to `path`, replacing the file
+    /// atomically.
+    pub fn write_public_jwk(&self, path: &Path) -> Result<(), KeyError> {
+        let json = serde_json::to_vec_pretty(&self.public_jwk())
+            .map_err(|e| KeyError::Invalid(e.to_string()))?;
+        write_atomically(path, &json).map_err(|source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
     pub(crate) fn secret(&self) -> Secret {
         Secret::RsaKeyPair(self.pair.clone())
     }
@@ -238,6 +251,19 @@ pub struct PublicJwk {
 }
 
 impl PublicJwk {
+    /// Reads a public JWK file as written by [`SigningKey::write_public_jwk`] and checks that
+    /// it is a usable PS256 key; a missing `kid` is filled in with the RFC 7638 thumbprint.
+    pub fn read_file(path: &Path) -> Result<Self, KeyError> {
+        let bytes = fs::read(path).map_err(|source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let jwk: Self = serde_json::from_slice(&bytes)
+            .map_err(|e| KeyError::Invalid(format!("{}: not a JWK: {e}", path.display())))?;
+        let key = jwk.to_verifying_key()?;
+        Ok(if jwk.kid.is_some() { jwk } else { key.to_jwk() })
+    }
+
     /// Converts to a verifying key, refusing keys not meant for PS256 signatures.
     pub fn to_verifying_key(&self) -> Result<VerifyingKey, KeyError> {
         if self.kty != "RSA" {
@@ -262,6 +288,19 @@ impl PublicJwk {
             self.kid.clone(),
         )
     }
+}
+
+/// Replaces the file at `path` with `bytes` so that a concurrent reader sees the old or the
+/// new content, never half of it: write a temporary file next to it, sync, rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(path.file_name().unwrap_or_default());
+    tmp_name.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
+    let tmp = path.with_file_name(tmp_name);
+    let mut file = fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)
 }
 
 /// A JWK Set (RFC 7517 §5).
@@ -291,6 +330,25 @@ mod tests {
         let jwk = key.public_jwk();
         assert_eq!(jwk.to_verifying_key().unwrap(), *key.verifying_key());
         assert!(!serde_json::to_string(&jwk).unwrap().contains("\"d\""));
+    }
+
+    #[test]
+    fn public_jwk_file_round_trips_without_private_material() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.jwk.json");
+        let key = SigningKey::generate(2048).unwrap();
+        key.write_public_jwk(&path).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("\"d\""), "private exponent written: {text}");
+        let jwk = PublicJwk::read_file(&path).unwrap();
+        assert_eq!(jwk.to_verifying_key().unwrap(), *key.verifying_key());
+        // Overwriting (key regenerated) replaces the file.
+        let other = SigningKey::generate(2048).unwrap();
+        other.write_public_jwk(&path).unwrap();
+        assert_eq!(
+            PublicJwk::read_file(&path).unwrap().kid.as_deref(),
+            Some(other.kid())
+        );
     }
 
     #[test]

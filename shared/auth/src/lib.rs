@@ -1,25 +1,30 @@
 //! Access tokens for the whole system: issuing (RFC 9068 `at+jwt`, PS256) and validating them
 //! the way RFC 8725 asks, with a JWKS cache shared by every service.
 //!
-//! - [`keys`]: RSA signing keys (PKCS#8 on disk, owner-only) and their public JWKs.
+//! - [`keys`]: RSA signing keys (PKCS#8 on disk, owner-only) and their public JWKs (JSON
+//!   files for client registration).
 //! - [`jws`]: compact JWS signing and the untrusted-header checks done before any key lookup.
 //! - [`claims`]: the claim sets (user and event tokens, client assertions) and scopes.
 //! - [`jwks`]: the JWKS cache (refresh on unknown `kid`, rate-limited, survives outages).
 //! - [`validator`]: the full validation pipeline with one named error per failure.
-//! - [`grpc`]: the tower layer that authenticates gRPC calls and the scope check.
-//! - [`oauth_client`]: token-endpoint client (password grant, token exchange with a
-//!   `private_key_jwt` client assertion) and public-JWK files for client registration.
+//! - [`oauth`]: OAuth 2.0 wire constants (grant and token types, parameters, error codes),
+//!   shared by the authorization server and its clients.
+//! - [`names`]: this system's client ids, audiences, scopes and event-binding parameters.
+//! - [`oauth_client`]: token-endpoint client (password grant, generic RFC 8693 token exchange
+//!   with a `private_key_jwt` client assertion).
+//!
+//! The gRPC authentication layer built on this is in `zte-grpc`.
 
 pub mod claims;
-pub mod grpc;
 pub mod jwks;
 pub mod jws;
 pub mod keys;
+pub mod names;
+pub mod oauth;
 pub mod oauth_client;
 pub mod validator;
 
 pub use claims::{AccessTokenClaims, Actor, ClientAssertionClaims, Scopes};
-pub use grpc::{AuthLayer, Caller, ProtectedService};
 pub use jwks::{JwksCache, JwksError};
 pub use keys::{JwkSet, KeyError, PublicJwk, SigningKey, VerifyingKey};
 pub use validator::{TokenError, TokenValidator, ValidatorConfig};

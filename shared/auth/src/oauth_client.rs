@@ -1,30 +1,26 @@
-//! OAuth 2.0 client helpers for talking to any standards-compliant token endpoint: the
-//! password grant (demo users), RFC 8693 token exchange authenticated with an RFC 7523
-//! client assertion (`private_key_jwt`, PS256), and the public-JWK file a confidential
-//! client hands to its authorization server (the private key never leaves the client).
+//! OAuth 2.0 client for any standards-compliant token endpoint: the password grant (demo
+//! users) and RFC 8693 token exchange authenticated with an RFC 7523 client assertion
+//! (`private_key_jwt`, PS256). The exchange is generic: what a particular server binds the
+//! issued token to travels in [`TokenExchange::extra`] (Orders adds the event's order id and
+//! payload hash).
 //!
 //! [`TokenClient`] retries only what may succeed on a second try: connection errors,
 //! timeouts and 5xx answers. A 4xx is the server's considered answer and is never retried.
 
-use std::{fs, io::Write, path::Path, time::Duration};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::{
     claims::{Audience, ClientAssertionClaims},
     jws::{self, JwsError},
-    keys::{KeyError, PublicJwk, SigningKey},
+    keys::SigningKey,
+    oauth::{
+        CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_TYPE_PASSWORD, GRANT_TYPE_TOKEN_EXCHANGE,
+        TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_BEARER, param,
+    },
 };
 
-/// `client_assertion_type` of an RFC 7523 JWT client assertion.
-pub const CLIENT_ASSERTION_TYPE_JWT_BEARER: &str =
-    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// `grant_type` of RFC 8693 token exchange.
-pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-/// `grant_type` of the resource-owner password grant (RFC 6749 §4.3).
-pub const GRANT_TYPE_PASSWORD: &str = "password";
-/// RFC 8693 token type of an access token.
-pub const TOKEN_TYPE_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
 /// Lifetime of the client assertions built by [`client_assertion`].
 pub const CLIENT_ASSERTION_LIFETIME_SECS: i64 = 60;
 
@@ -122,38 +118,25 @@ pub fn client_assertion(
     jws::sign(key, "JWT", &claims)
 }
 
-/// Writes `key`'s public JWK (never the private part) as JSON to `path`, replacing the file
-/// atomically (write to a temporary file, then rename).
-pub fn write_public_jwk(key: &SigningKey, path: &Path) -> Result<(), KeyError> {
-    let io = |source| KeyError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let json = serde_json::to_vec_pretty(&key.public_jwk())
-        .map_err(|e| KeyError::Invalid(e.to_string()))?;
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
-    let tmp = path.with_file_name(tmp_name);
-    let mut file = fs::File::create(&tmp).map_err(io)?;
-    file.write_all(&json).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    fs::rename(&tmp, path).map_err(io)
+/// An RFC 8693 token-exchange request for an access token.
+#[derive(Clone, Copy)]
+pub struct TokenExchange<'a> {
+    /// The access token to exchange (`subject_token`).
+    pub subject_token: &'a str,
+    /// The scope asked for.
+    pub scope: &'a str,
+    /// Parameters the server defines beyond RFC 8693, sent as given.
+    pub extra: &'a [(&'a str, &'a str)],
 }
 
-/// Reads a public JWK file as written by [`write_public_jwk`] and checks that it is a usable
-/// PS256 key; a missing `kid` is filled in with the RFC 7638 thumbprint.
-pub fn read_public_jwk(path: &Path) -> Result<PublicJwk, KeyError> {
-    let bytes = fs::read(path).map_err(|source| KeyError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let jwk: PublicJwk = serde_json::from_slice(&bytes)
-        .map_err(|e| KeyError::Invalid(format!("{}: not a JWK: {e}", path.display())))?;
-    if jwk.kid.is_some() {
-        jwk.to_verifying_key()?;
-        return Ok(jwk);
+impl std::fmt::Debug for TokenExchange<'_> {
+    // The subject token is a bearer credential: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenExchange")
+            .field("scope", &self.scope)
+            .field("extra", &self.extra)
+            .finish_non_exhaustive()
     }
-    Ok(jwk.to_verifying_key()?.to_jwk())
 }
 
 /// A client for one token endpoint, with timeouts and bounded retries on transient failures.
@@ -208,25 +191,23 @@ impl TokenClient {
     ) -> Result<TokenResponse, OAuthClientError> {
         self.with_retry(|| {
             Ok(vec![
-                ("grant_type", GRANT_TYPE_PASSWORD.to_owned()),
-                ("client_id", client_id.to_owned()),
-                ("username", username.to_owned()),
-                ("password", password.to_owned()),
-                ("scope", scope.to_owned()),
+                (param::GRANT_TYPE, GRANT_TYPE_PASSWORD.to_owned()),
+                (param::CLIENT_ID, client_id.to_owned()),
+                (param::USERNAME, username.to_owned()),
+                (param::PASSWORD, password.to_owned()),
+                (param::SCOPE, scope.to_owned()),
             ])
         })
         .await
     }
 
-    /// RFC 8693 token exchange of `subject_token` for an event token (`trigger_payments`)
-    /// bound to one order and payload hash, authenticated with a fresh client assertion per
-    /// attempt (a retry never reuses a `jti`).
-    pub async fn exchange_for_event_token(
+    /// RFC 8693 token exchange of `request.subject_token` for an access token with
+    /// `request.scope`, authenticated as `client` with a fresh client assertion per attempt
+    /// (a retry never reuses a `jti`).
+    pub async fn token_exchange(
         &self,
         client: &ClientCredentials,
-        subject_token: &str,
-        order_transaction_id: &str,
-        event_payload_hash: &str,
+        request: TokenExchange<'_>,
     ) -> Result<TokenResponse, OAuthClientError> {
         self.with_retry(|| {
             let assertion =
@@ -236,28 +217,39 @@ impl TokenClient {
                             "signing the client assertion: {e}"
                         ))
                     })?;
-            Ok(vec![
-                ("grant_type", GRANT_TYPE_TOKEN_EXCHANGE.to_owned()),
-                ("client_id", client.client_id.clone()),
+            let mut form = vec![
+                (param::GRANT_TYPE, GRANT_TYPE_TOKEN_EXCHANGE.to_owned()),
+                (param::CLIENT_ID, client.client_id.clone()),
                 (
-                    "client_assertion_type",
+                    param::CLIENT_ASSERTION_TYPE,
                     CLIENT_ASSERTION_TYPE_JWT_BEARER.to_owned(),
                 ),
-                ("client_assertion", assertion),
-                ("subject_token", subject_token.to_owned()),
-                ("subject_token_type", TOKEN_TYPE_ACCESS_TOKEN.to_owned()),
-                ("requested_token_type", TOKEN_TYPE_ACCESS_TOKEN.to_owned()),
-                ("scope", crate::claims::SCOPE_TRIGGER_PAYMENTS.to_owned()),
-                ("order_transaction_id", order_transaction_id.to_owned()),
-                ("event_payload_hash", event_payload_hash.to_owned()),
-            ])
+                (param::CLIENT_ASSERTION, assertion),
+                (param::SUBJECT_TOKEN, request.subject_token.to_owned()),
+                (
+                    param::SUBJECT_TOKEN_TYPE,
+                    TOKEN_TYPE_ACCESS_TOKEN.to_owned(),
+                ),
+                (
+                    param::REQUESTED_TOKEN_TYPE,
+                    TOKEN_TYPE_ACCESS_TOKEN.to_owned(),
+                ),
+                (param::SCOPE, request.scope.to_owned()),
+            ];
+            form.extend(
+                request
+                    .extra
+                    .iter()
+                    .map(|(name, value)| (*name, (*value).to_owned())),
+            );
+            Ok(form)
         })
         .await
     }
 
-    async fn with_retry<F>(&self, mut form: F) -> Result<TokenResponse, OAuthClientError>
+    async fn with_retry<'a, F>(&self, mut form: F) -> Result<TokenResponse, OAuthClientError>
     where
-        F: FnMut() -> Result<Vec<(&'static str, String)>, OAuthClientError>,
+        F: FnMut() -> Result<Vec<(&'a str, String)>, OAuthClientError>,
     {
         let mut delay = self.backoff;
         let mut attempt = 1;
@@ -317,7 +309,9 @@ impl TokenClient {
         }
         let token: TokenResponse = serde_json::from_slice(&body)
             .map_err(|e| OAuthClientError::InvalidResponse(format!("not a token response: {e}")))?;
-        if token.access_token.is_empty() || !token.token_type.eq_ignore_ascii_case("bearer") {
+        if token.access_token.is_empty()
+            || !token.token_type.eq_ignore_ascii_case(TOKEN_TYPE_BEARER)
+        {
             return Err(OAuthClientError::InvalidResponse(
                 "empty access_token or token_type is not Bearer".into(),
             ));
@@ -398,35 +392,20 @@ mod tests {
         assert_ne!(claims.jti, other.jti, "jti must be fresh per assertion");
     }
 
-    #[test]
-    fn public_jwk_file_round_trips_without_private_material() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("client.jwk.json");
-        let key = SigningKey::generate(2048).unwrap();
-        write_public_jwk(&key, &path).unwrap();
-        let text = fs::read_to_string(&path).unwrap();
-        assert!(!text.contains("\"d\""), "private exponent written: {text}");
-        let jwk = read_public_jwk(&path).unwrap();
-        assert_eq!(jwk.to_verifying_key().unwrap(), *key.verifying_key());
-        // Overwriting (key regenerated) replaces the file.
-        let other = SigningKey::generate(2048).unwrap();
-        write_public_jwk(&other, &path).unwrap();
-        assert_eq!(
-            read_public_jwk(&path).unwrap().kid.as_deref(),
-            Some(other.kid())
-        );
+    /// The error of a password grant at `url`, with up to `attempts` attempts.
+    async fn password_grant_error(url: String, attempts: u32) -> OAuthClientError {
+        TokenClient::new(url, Duration::from_secs(2))
+            .unwrap()
+            .with_retries(attempts, Duration::from_millis(10))
+            .password_grant("demo-cli", "u", "p", "orders")
+            .await
+            .unwrap_err()
     }
 
     #[tokio::test]
     async fn server_errors_are_retried_and_reported_as_transient() {
         let (url, hits) = canned_server(503, r#"{"error":"temporarily_unavailable"}"#).await;
-        let client = TokenClient::new(url, Duration::from_secs(2))
-            .unwrap()
-            .with_retries(3, Duration::from_millis(10));
-        let error = client
-            .password_grant("demo-cli", "u", "p", "orders")
-            .await
-            .unwrap_err();
+        let error = password_grant_error(url, 3).await;
         assert!(error.is_transient(), "{error}");
         assert_eq!(hits.load(Ordering::SeqCst), 3);
     }
@@ -438,13 +417,7 @@ mod tests {
             r#"{"error":"invalid_grant","error_description":"nope"}"#,
         )
         .await;
-        let client = TokenClient::new(url, Duration::from_secs(2))
-            .unwrap()
-            .with_retries(3, Duration::from_millis(10));
-        let error = client
-            .password_grant("demo-cli", "u", "p", "orders")
-            .await
-            .unwrap_err();
+        let error = password_grant_error(url, 3).await;
         assert_eq!(
             error,
             OAuthClientError::Rejected {
@@ -463,24 +436,14 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        let client = TokenClient::new(format!("http://{addr}/token"), Duration::from_secs(1))
-            .unwrap()
-            .with_retries(2, Duration::from_millis(5));
-        let error = client
-            .password_grant("demo-cli", "u", "p", "orders")
-            .await
-            .unwrap_err();
+        let error = password_grant_error(format!("http://{addr}/token"), 2).await;
         assert!(error.is_transient(), "{error}");
     }
 
     #[tokio::test]
     async fn a_success_without_bearer_type_is_an_invalid_response() {
         let (url, _) = canned_server(200, r#"{"access_token":"x","token_type":"MAC"}"#).await;
-        let client = TokenClient::new(url, Duration::from_secs(2)).unwrap();
-        let error = client
-            .password_grant("demo-cli", "u", "p", "orders")
-            .await
-            .unwrap_err();
+        let error = password_grant_error(url, 3).await;
         assert!(
             matches!(error, OAuthClientError::InvalidResponse(_)),
             "{error}"

@@ -5,8 +5,8 @@
 //! 2. select the key by `kid` from the [`JwksCache`] (one rate-limited refetch if unknown);
 //! 3. verify the signature, then `iss` (exact), `aud` (contains ours), `exp`/`nbf` with leeway.
 //!
-//! Authorization (scopes, event binding) is the caller's job; see [`crate::grpc`] and the
-//! event verifier.
+//! Authorization (scopes, event binding) is the caller's job: `zte-grpc`'s auth layer and
+//! `zte-event`'s verifier.
 
 use std::time::Duration;
 

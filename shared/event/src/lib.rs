@@ -12,7 +12,7 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use zte_proto::events::v1::{EventEnvelope, ORDER_CREATED_TYPE, OrderCreated, OrderItem};
 
-pub use verify::{DEFAULT_PRODUCER, EventVerifier, Rejection, VerifiedEvent, VerifierLimits};
+pub use verify::{EventVerifier, Rejection, VerifiedEvent, VerifierLimits};
 
 /// An `OrderCreated` encoded once, with the hash of exactly those bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,12 +46,12 @@ pub fn is_payload_hash(value: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Builds the Kafka record value: the envelope around `encoded.payload` (the same bytes that
-/// were hashed) and the event token.
-pub fn envelope(encoded: &EncodedEvent, access_token: &str) -> Vec<u8> {
+/// Builds the Kafka record value: the envelope around `payload` (pass the bytes that were
+/// hashed, [`EncodedEvent::payload`], never a re-encoding) and the event token.
+pub fn envelope(payload: &[u8], access_token: &str) -> Vec<u8> {
     EventEnvelope {
         event_type: ORDER_CREATED_TYPE.to_owned(),
-        payload: encoded.payload.clone(),
+        payload: payload.to_vec(),
         access_token: access_token.to_owned(),
     }
     .encode_to_vec()
@@ -94,7 +94,7 @@ mod tests {
         let encoded = encode_order_created(&event);
         assert_eq!(encoded.payload_hash, payload_hash(&event.encode_to_vec()));
         assert!(is_payload_hash(&encoded.payload_hash));
-        let env = EventEnvelope::decode(envelope(&encoded, "t").as_slice()).unwrap();
+        let env = EventEnvelope::decode(envelope(&encoded.payload, "t").as_slice()).unwrap();
         assert_eq!(env.payload, encoded.payload);
         assert_eq!(env.event_type, "events.v1.OrderCreated");
     }

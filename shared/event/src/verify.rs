@@ -15,7 +15,10 @@
 
 use prost::Message;
 use subtle::ConstantTimeEq;
-use zte_auth::{AccessTokenClaims, TokenError, TokenValidator, claims::SCOPE_TRIGGER_PAYMENTS};
+use zte_auth::{
+    AccessTokenClaims, TokenError, TokenValidator,
+    names::{ORDERS_CLIENT_ID, SCOPE_TRIGGER_PAYMENTS},
+};
 use zte_proto::events::v1::{EventEnvelope, ORDER_CREATED_TYPE, OrderCreated};
 
 use crate::{payload_hash, total_minor};
@@ -101,14 +104,11 @@ pub struct VerifierLimits {
     pub trusted_producers: Vec<String>,
 }
 
-/// The Orders service's OAuth client id, the default trusted producer.
-pub const DEFAULT_PRODUCER: &str = "orders-service";
-
 impl Default for VerifierLimits {
     fn default() -> Self {
         Self {
             max_record_bytes: 256 * 1024,
-            trusted_producers: vec![DEFAULT_PRODUCER.to_owned()],
+            trusted_producers: vec![ORDERS_CLIENT_ID.to_owned()],
         }
     }
 }

@@ -1,41 +1,61 @@
-//! `<binary> --print-env`: every environment variable the binary reads, one name per line,
-//! then exit 0. The names come from the clap command itself (each argument's `env`, in the
-//! command and its subcommands) plus the logging variables [`crate::init_tracing`] reads, so
-//! the list cannot drift from the code; the deployment validators (`k8s/`, `compose/`) read
-//! it instead of guessing names.
+//! The edges of a service binary: parsing its command line (with `--print-env`) and turning
+//! its outcome into an exit status.
+//!
+//! `<binary> --print-env` prints every environment variable the binary reads, one name per
+//! line, and exits 0. The list is derived from the clap command itself (every argument's
+//! `env` in the command and its subcommands) plus the logging variables, so it cannot drift
+//! from what the binary really reads; deployment validators (`k8s/`, `compose/`) read it.
 
-use std::{collections::BTreeSet, io::Write as _};
+use std::{collections::BTreeSet, ffi::OsString, fmt, io::Write as _, process::ExitCode};
 
-use clap::{Command, Parser};
+use clap::{Args, Command, Parser};
 
-/// The flag that prints the list.
+/// The flag that lists the environment variables.
 pub const PRINT_ENV_FLAG: &str = "--print-env";
-/// Variables read outside clap: the log filter and format ([`crate::init_tracing`]).
-pub const LOGGING_ENV_VARS: [&str; 2] = ["LOG_FORMAT", "RUST_LOG"];
 
-/// Every environment variable `command` and its subcommands read, sorted, each once, with
-/// [`LOGGING_ENV_VARS`].
+/// `--print-env`, flattened into every binary's command line so `--help` shows it and clap
+/// refuses it next to other arguments. [`parse_args`] answers it before anything is parsed,
+/// so a bad value in the environment cannot stop the listing.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct PrintEnv {
+    /// Print the name of every environment variable this binary reads, one per line, and
+    /// exit.
+    #[arg(id = "print_env", long = "print-env", exclusive = true)]
+    _requested: bool,
+}
+
+/// Every environment variable `command` (or one of its subcommands) reads through an
+/// argument's `env`, sorted, each once.
 pub fn env_vars(command: &Command) -> Vec<String> {
     fn collect(command: &Command, names: &mut BTreeSet<String>) {
-        let own = command.get_arguments().filter_map(|arg| arg.get_env());
-        names.extend(own.map(|name| name.to_string_lossy().into_owned()));
+        for arg in command.get_arguments() {
+            if let Some(name) = arg.get_env() {
+                names.insert(name.to_string_lossy().into_owned());
+            }
+        }
         for subcommand in command.get_subcommands() {
             collect(subcommand, names);
         }
     }
-    let mut names = LOGGING_ENV_VARS.map(str::to_owned).into_iter().collect();
+    let mut names = BTreeSet::new();
     collect(command, &mut names);
     names.into_iter().collect()
 }
 
-/// Parses the command line into `C` as `C::parse()` does; `<binary> --print-env` alone
-/// prints [`env_vars`] and exits 0 before anything else is parsed, so a bad value in the
-/// environment cannot stop the listing.
+/// What `<binary> --print-env` prints: [`env_vars`] of `C` and the logging variables.
+pub fn print_env_lines<C: Parser>() -> Vec<String> {
+    let mut names: BTreeSet<String> = env_vars(&C::command()).into_iter().collect();
+    names.extend(crate::telemetry::ENV_VARS.map(str::to_owned));
+    names.into_iter().collect()
+}
+
+/// Parses the process's command line into `C` (exiting with clap's message on an error, as
+/// `C::parse()` does). `<binary> --print-env` alone prints [`print_env_lines`] and exits 0
+/// (1 if the list could not be written whole).
 pub fn parse_args<C: Parser>() -> C {
-    let mut args = std::env::args_os().skip(1);
-    if args.next().is_some_and(|arg| arg == PRINT_ENV_FLAG) && args.next().is_none() {
+    if is_print_env(std::env::args_os()) {
         let mut out = std::io::stdout().lock();
-        let written = env_vars(&C::command())
+        let written = print_env_lines::<C>()
             .iter()
             .try_for_each(|name| writeln!(out, "{name}"))
             .and_then(|()| out.flush());
@@ -45,13 +65,31 @@ pub fn parse_args<C: Parser>() -> C {
     C::parse()
 }
 
+fn is_print_env(args: impl IntoIterator<Item = OsString>) -> bool {
+    let mut args = args.into_iter().skip(1);
+    args.next().is_some_and(|arg| arg == PRINT_ENV_FLAG) && args.next().is_none()
+}
+
+/// The exit status of a binary that ran to `result`: success, or one line `binary: error` on
+/// stderr and a failure status.
+pub fn exit_code<E: fmt::Display>(binary: &str, result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{binary}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use clap::{CommandFactory, Subcommand};
+    use clap::Subcommand;
 
     use super::*;
 
     #[derive(Debug, Parser)]
+    #[command(args_conflicts_with_subcommands = true)]
     struct Cli {
         #[command(subcommand)]
         command: Option<Sub>,
@@ -59,6 +97,8 @@ mod tests {
         listen: Option<String>,
         #[arg(long)]
         verbose: bool,
+        #[command(flatten)]
+        print_env: PrintEnv,
     }
 
     #[derive(Debug, Subcommand)]
@@ -74,8 +114,26 @@ mod tests {
     #[test]
     fn env_vars_walk_arguments_and_subcommands_once_each() {
         assert_eq!(
-            env_vars(&Cli::command()),
+            env_vars(&<Cli as clap::CommandFactory>::command()),
+            ["APP_KEY", "APP_LISTEN"]
+        );
+        assert_eq!(
+            print_env_lines::<Cli>(),
             ["APP_KEY", "APP_LISTEN", "LOG_FORMAT", "RUST_LOG"]
+        );
+    }
+
+    #[test]
+    fn print_env_is_recognised_only_alone_and_clap_refuses_it_with_others() {
+        let args = |list: &[&str]| list.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(is_print_env(args(&["app", "--print-env"])));
+        assert!(!is_print_env(args(&["app"])));
+        assert!(!is_print_env(args(&["app", "--print-env", "--verbose"])));
+        assert!(!is_print_env(args(&["app", "--verbose", "--print-env"])));
+        assert!(Cli::try_parse_from(["app", "--print-env", "--verbose"]).is_err());
+        assert!(
+            Cli::try_parse_from(["app", "--help"])
+                .is_err_and(|e| e.to_string().contains("--print-env"))
         );
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use zte_auth::{
     AccessTokenClaims, Scopes,
     jws::{self, TYP_ACCESS_TOKEN},
-    oauth_client::CLIENT_ASSERTION_TYPE_JWT_BEARER,
+    oauth::{CLIENT_ASSERTION_TYPE_JWT_BEARER, param},
 };
 
 pub use params::Params;
@@ -50,7 +50,7 @@ pub(crate) async fn handle(
     state: &AppState,
     params: Params,
 ) -> Result<TokenResponseBody, OAuthError> {
-    let grant_type = params.require("grant_type")?;
+    let grant_type = params.require(param::GRANT_TYPE)?;
     let grant = GrantType::parse(grant_type)
         .filter(|_| grant_type != "token-exchange")
         .ok_or_else(|| {
@@ -87,10 +87,10 @@ async fn authenticate_client<'s>(
     params: &Params,
     now: i64,
 ) -> Result<&'s Client, OAuthError> {
-    let client_id = params.get("client_id");
+    let client_id = params.get(param::CLIENT_ID);
     match (
-        params.get("client_assertion_type"),
-        params.get("client_assertion"),
+        params.get(param::CLIENT_ASSERTION_TYPE),
+        params.get(param::CLIENT_ASSERTION),
     ) {
         (Some(CLIENT_ASSERTION_TYPE_JWT_BEARER), Some(assertion)) => {
             let policy = AssertionPolicy {

@@ -2,21 +2,25 @@
 //! enabled per client by configuration, argon2 verification bounded and off the async
 //! workers, and a user token for both APIs.
 
-use zte_auth::AccessTokenClaims;
+use zte_auth::{
+    AccessTokenClaims,
+    names::{ORDERS_AUDIENCE, PAYMENTS_AUDIENCE},
+    oauth::param,
+};
 
 use super::{Request, TokenResponseBody, issue, parse_scope};
 use crate::error::OAuthError;
 
 /// Audiences of user tokens.
-pub const USER_TOKEN_AUDIENCES: [&str; 2] = ["orders-service", "payments-service"];
+pub const USER_TOKEN_AUDIENCES: [&str; 2] = [ORDERS_AUDIENCE, PAYMENTS_AUDIENCE];
 
 /// Checks the user's credentials and issues a user token with the requested scope (default:
 /// everything the client may ask for).
 pub(super) async fn grant(request: Request<'_>) -> Result<TokenResponseBody, OAuthError> {
     let (state, client, params) = (request.state, request.client, request.params);
-    let username = params.require("username")?.to_owned();
-    let password = params.require("password")?.to_owned();
-    let scopes = match params.get("scope") {
+    let username = params.require(param::USERNAME)?.to_owned();
+    let password = params.require(param::PASSWORD)?.to_owned();
+    let scopes = match params.get(param::SCOPE) {
         Some(scope) => parse_scope(scope)?,
         None => client.scopes.clone(),
     };

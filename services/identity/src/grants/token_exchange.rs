@@ -5,17 +5,20 @@
 
 use zte_auth::{
     AccessTokenClaims,
-    claims::{SCOPE_ORDERS, SCOPE_TRIGGER_PAYMENTS},
-    oauth_client::TOKEN_TYPE_ACCESS_TOKEN,
+    names::{
+        ORDERS_AUDIENCE, PARAM_EVENT_PAYLOAD_HASH, PARAM_ORDER_TRANSACTION_ID, PAYMENTS_AUDIENCE,
+        SCOPE_ORDERS, SCOPE_TRIGGER_PAYMENTS,
+    },
+    oauth::{TOKEN_TYPE_ACCESS_TOKEN, param},
 };
 
 use super::{Request, TokenResponseBody, issue, parse_scope};
 use crate::error::{ErrorCode, OAuthError};
 
 /// Audience of event tokens.
-pub const EVENT_TOKEN_AUDIENCE: &str = "payments-service";
+pub const EVENT_TOKEN_AUDIENCE: &str = PAYMENTS_AUDIENCE;
 /// Audience a subject token must carry to be exchanged (it was presented to Orders).
-pub const EXCHANGE_SUBJECT_AUDIENCE: &str = "orders-service";
+pub const EXCHANGE_SUBJECT_AUDIENCE: &str = ORDERS_AUDIENCE;
 
 /// Scopes that may be obtained by token exchange from a subject token holding a *broader*
 /// scope: `(narrow, broad)`. Holding `orders` (create orders) lets the acting client ask
@@ -25,28 +28,28 @@ pub const NARROWED_SCOPES: [(&str, &str); 1] = [(SCOPE_TRIGGER_PAYMENTS, SCOPE_O
 /// Checks the request and the subject token, then issues the event token.
 pub(super) async fn grant(request: Request<'_>) -> Result<TokenResponseBody, OAuthError> {
     let (state, client, params) = (request.state, request.client, request.params);
-    let subject_token = params.require("subject_token")?;
-    if params.require("subject_token_type")? != TOKEN_TYPE_ACCESS_TOKEN {
+    let subject_token = params.require(param::SUBJECT_TOKEN)?;
+    if params.require(param::SUBJECT_TOKEN_TYPE)? != TOKEN_TYPE_ACCESS_TOKEN {
         return Err(OAuthError::invalid_request(
             "subject_token_type must be urn:ietf:params:oauth:token-type:access_token",
         ));
     }
     if params
-        .get("requested_token_type")
+        .get(param::REQUESTED_TOKEN_TYPE)
         .is_some_and(|t| t != TOKEN_TYPE_ACCESS_TOKEN)
     {
         return Err(OAuthError::invalid_request(
             "requested_token_type must be urn:ietf:params:oauth:token-type:access_token",
         ));
     }
-    if params.get("actor_token").is_some() || params.get("actor_token_type").is_some() {
+    if params.get(param::ACTOR_TOKEN).is_some() || params.get(param::ACTOR_TOKEN_TYPE).is_some() {
         return Err(OAuthError::invalid_request(
             "actor_token is not supported: the authenticated client is the actor",
         ));
     }
-    if params.get("resource").is_some()
+    if params.get(param::RESOURCE).is_some()
         || params
-            .get("audience")
+            .get(param::AUDIENCE)
             .is_some_and(|a| a != EVENT_TOKEN_AUDIENCE)
     {
         return Err(OAuthError::new(
@@ -54,14 +57,14 @@ pub(super) async fn grant(request: Request<'_>) -> Result<TokenResponseBody, OAu
             "event tokens are issued for audience payments-service only",
         ));
     }
-    let requested = parse_scope(params.require("scope")?)?;
-    let order_transaction_id = params.require("order_transaction_id")?;
+    let requested = parse_scope(params.require(param::SCOPE)?)?;
+    let order_transaction_id = params.require(PARAM_ORDER_TRANSACTION_ID)?;
     if !is_canonical_uuid(order_transaction_id) {
         return Err(OAuthError::invalid_request(
             "order_transaction_id must be a lowercase hyphenated UUID",
         ));
     }
-    let event_payload_hash = params.require("event_payload_hash")?;
+    let event_payload_hash = params.require(PARAM_EVENT_PAYLOAD_HASH)?;
     if !is_payload_hash(event_payload_hash) {
         return Err(OAuthError::invalid_request(
             "event_payload_hash must be 64 lowercase hex digits (SHA-256)",

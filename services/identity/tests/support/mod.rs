@@ -55,7 +55,7 @@ pub async fn spawn_in(root: PathBuf, adjust: impl FnOnce(&mut IdentityConfig)) -
     zte_testkit::init_test_logging();
     let orders_key = orders_key();
     let jwk_path = root.join("orders.jwk.json");
-    oauth_client::write_public_jwk(&orders_key, &jwk_path).unwrap();
+    orders_key.write_public_jwk(&jwk_path).unwrap();
     let data_dir = root.join("identity");
     let mut config = IdentityConfig::local(&data_dir);
     config.demo = true;

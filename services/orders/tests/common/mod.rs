@@ -142,7 +142,7 @@ async fn token_exchange(
     Form(form): Form<HashMap<String, String>>,
 ) -> Reply {
     let field = |name: &str| form.get(name).cloned().unwrap_or_default();
-    if field("grant_type") != zte_auth::oauth_client::GRANT_TYPE_TOKEN_EXCHANGE {
+    if field("grant_type") != zte_auth::oauth::GRANT_TYPE_TOKEN_EXCHANGE {
         return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
     }
     let assertion: Result<ClientAssertionClaims, _> =
@@ -177,7 +177,7 @@ async fn token_exchange(
         Json(serde_json::json!({
             "access_token": token,
             "token_type": "Bearer",
-            "issued_token_type": zte_auth::oauth_client::TOKEN_TYPE_ACCESS_TOKEN,
+            "issued_token_type": zte_auth::oauth::TOKEN_TYPE_ACCESS_TOKEN,
             "expires_in": 365 * 24 * 3600,
             "scope": "trigger_payments",
         })),
@@ -243,24 +243,24 @@ pub async fn config(issuer: &str, data_dir: PathBuf) -> OrdersConfig {
         .await
         .unwrap();
     let mut config = OrdersConfig::with_defaults(issuer, data_dir);
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.kafka_bootstrap = zte_testkit::kafka_bootstrap();
-    config.topic = topic;
-    config.jwks_refresh_cooldown = Duration::from_millis(200);
-    config.shutdown_timeout = Duration::from_secs(5);
+    config.service.listen = "127.0.0.1:0".parse().unwrap();
+    config.service.kafka_bootstrap = zte_testkit::kafka_bootstrap();
+    config.service.topic = topic;
+    config.service.jwks_refresh_cooldown = Duration::from_millis(200);
+    config.service.shutdown_timeout = Duration::from_secs(5);
     config
 }
 
 /// Writes the shared test client key into the data dir and starts the app.
 pub async fn spawn_app(config: OrdersConfig) -> TestApp {
     zte_testkit::init_test_logging();
-    std::fs::create_dir_all(&config.data_dir).unwrap();
+    std::fs::create_dir_all(&config.service.data_dir).unwrap();
     let key_path = config.client_key_path();
     if !key_path.exists() {
         CLIENT_KEY.store(&key_path).unwrap();
     }
-    let topic = config.topic.clone();
-    let data_dir = config.data_dir.clone();
+    let topic = config.service.topic.clone();
+    let data_dir = config.service.data_dir.clone();
     let app = Application::build(config).await.unwrap();
     let addr = app.local_addr();
     let (tx, rx) = oneshot::channel();

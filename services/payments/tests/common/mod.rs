@@ -327,13 +327,13 @@ impl Topics {
 /// The app's config for a test: port 0, the test's topics and data dir, fast JWKS cooldown.
 pub(crate) fn config(identity: &TestIdentity, topics: &Topics, data_dir: &Path) -> PaymentsConfig {
     let mut config = PaymentsConfig::with_defaults(&identity.issuer);
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.kafka_bootstrap = zte_testkit::kafka_bootstrap();
-    config.topic = topics.topic.clone();
+    config.service.listen = "127.0.0.1:0".parse().unwrap();
+    config.service.kafka_bootstrap = zte_testkit::kafka_bootstrap();
+    config.service.topic = topics.topic.clone();
     config.dlq_topic = Some(topics.dlq.clone());
     config.group_id = topics.group.clone();
-    config.data_dir = data_dir.to_path_buf();
-    config.jwks_refresh_cooldown = Duration::from_secs(1);
+    config.service.data_dir = data_dir.to_path_buf();
+    config.service.jwks_refresh_cooldown = Duration::from_secs(1);
     config.max_record_bytes = 16 * 1024;
     config.stats_interval = Duration::from_secs(5);
     config
@@ -444,7 +444,7 @@ pub(crate) fn with_token<T>(message: T, token: &str) -> Request<T> {
 
 /// A producer for hand-crafted records.
 pub(crate) fn producer() -> FutureProducer {
-    zte_runtime::idempotent_producer_config(
+    zte_kafka::idempotent_producer_config(
         &zte_testkit::kafka_bootstrap(),
         "payments-test-producer",
         Duration::from_secs(30),

@@ -3,7 +3,7 @@
 //! [`AuthLayer`] validates `authorization: Bearer <JWT>` on every call to a protected service
 //! (matched by path prefix, e.g. `/orders.v1.OrdersService/`), then enforces that service's
 //! scope. Health and reflection are not in the protected list and stay open. The validated
-//! [`Caller`] is put into the request extensions for handlers.
+//! [`Caller`] (claims and the token itself) is put into the request extensions for handlers.
 //!
 //! | cause | status |
 //! |---|---|
@@ -16,27 +16,65 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
-use crate::{
-    claims::{AccessTokenClaims, SCOPE_TRIGGER_PAYMENTS},
-    validator::{TokenError, TokenValidator},
+use zte_auth::{
+    AccessTokenClaims, JwksCache, TokenError, TokenValidator, ValidatorConfig,
+    names::SCOPE_TRIGGER_PAYMENTS,
 };
+use zte_runtime::{ServiceConfig, ServiceDefaults};
+
+/// Clock skew tolerated on the `exp`/`nbf` of the tokens a service accepts.
+pub const TOKEN_LEEWAY: Duration = Duration::from_secs(30);
+
+/// The validator of a service configured by `config`: tokens of exactly its issuer, naming
+/// its audience, signed by a key of its JWKS URI (each fetch bounded by `http_timeout`,
+/// refetched for unknown key ids at most once per `--jwks-refresh-cooldown`).
+pub fn token_validator<S: ServiceDefaults>(
+    config: &ServiceConfig<S>,
+    http_timeout: Duration,
+) -> Result<TokenValidator, reqwest::Error> {
+    let http = reqwest::Client::builder().timeout(http_timeout).build()?;
+    Ok(TokenValidator::new(
+        ValidatorConfig {
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            leeway: TOKEN_LEEWAY,
+        },
+        JwksCache::remote(config.jwks_uri(), http, config.jwks_refresh_cooldown),
+    ))
+}
 
 /// The authenticated caller of a gRPC method.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Caller {
     /// The validated token claims.
     pub claims: Arc<AccessTokenClaims>,
+    bearer_token: Arc<str>,
+}
+
+impl std::fmt::Debug for Caller {
+    // The bearer token is a credential: keep it out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Caller {
     /// The user (`sub`).
     pub fn user_id(&self) -> &str {
         &self.claims.sub
+    }
+
+    /// The validated bearer token (e.g. the subject token of a token exchange).
+    pub fn bearer_token(&self) -> &str {
+        &self.bearer_token
     }
 
     /// Reads the caller that [`AuthLayer`] attached to a request.
@@ -158,7 +196,7 @@ pub async fn authenticate(
         token_error_status(&error)
     };
     let claims = validator
-        .verify_at(token, crate::unix_now())
+        .verify_at(token, zte_auth::unix_now())
         .await
         .map_err(reject)?;
     // A genuine event token is refused for what it is, whichever audience it names.
@@ -171,6 +209,7 @@ pub async fn authenticate(
     authorize(&claims, scope)?;
     Ok(Caller {
         claims: Arc::new(claims),
+        bearer_token: token.into(),
     })
 }
 
@@ -220,24 +259,12 @@ fn token_error_status(error: &TokenError) -> Status {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use crate::claims::Audience;
 
     fn claims(scope: &str) -> AccessTokenClaims {
-        AccessTokenClaims {
-            iss: "i".into(),
-            sub: "alice".into(),
-            aud: Audience::One("orders".into()),
-            exp: 0,
-            nbf: 0,
-            iat: 0,
-            jti: "j".into(),
-            scope: scope.into(),
-            client_id: "c".into(),
-            act: None,
-            order_transaction_id: None,
-            event_payload_hash: None,
-        }
+        AccessTokenClaims::issued("i", "alice", &["orders"], scope, "c", 0, Duration::ZERO)
     }
 
     #[test]
