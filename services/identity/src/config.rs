@@ -52,7 +52,6 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The identity service's command line.
 #[derive(Debug, Parser)]
 #[command(
-    name = "identity",
     about = "OAuth 2.0 authorization server: password grant (demo), RFC 8693 token exchange, JWKS",
     args_conflicts_with_subcommands = true
 )]
@@ -162,21 +161,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lifetimes_accept_hours_and_days_and_refuse_zero_and_junk() {
-        let valid = [
-            ("15m", Duration::from_secs(900)),
-            ("2h", Duration::from_secs(7200)),
-            ("365d", DEFAULT_EVENT_TOKEN_LIFETIME),
-        ];
-        for (text, lifetime) in valid {
-            assert_eq!(parse_lifetime(text), Ok(lifetime), "{text}");
-        }
-        for text in ["0s", "d", "1w"] {
-            assert!(parse_lifetime(text).is_err(), "{text}");
-        }
-    }
-
-    #[test]
     fn cli_parses_serve_flags_and_the_rotate_subcommand() {
         let cli = Cli::try_parse_from(["identity", "--demo", "--listen", "127.0.0.1:0"]).unwrap();
         assert!(cli.serve.demo && cli.command.is_none());
@@ -194,28 +178,12 @@ mod tests {
         assert_eq!(parsed.shutdown_timeout, local.shutdown_timeout);
         assert_eq!(parsed.key_reload_interval, local.key_reload_interval);
         assert_eq!(parsed.event_token_lifetime, local.event_token_lifetime);
-        let names = zte_runtime::cli::print_env_lines::<Cli>();
-        for name in [
-            ENV_LISTEN,
-            ENV_ISSUER,
-            ENV_DATA_DIR,
-            ENV_CLIENTS_FILE,
-            ENV_DEMO,
-            ENV_ORDERS_CLIENT_JWK,
-            ENV_USER_TOKEN_LIFETIME,
-            ENV_EVENT_TOKEN_LIFETIME,
-            ENV_KEY_BITS,
-            ENV_KEY_RELOAD_INTERVAL,
-            ENV_LEEWAY,
-            ENV_SHUTDOWN_TIMEOUT,
-            "RUST_LOG",
-            "LOG_FORMAT",
-        ] {
-            assert!(
-                names.contains(&name.to_owned()),
-                "{name} missing: {names:?}"
-            );
-        }
-        assert_eq!(names.len(), 14, "{names:?}");
+        assert_eq!(
+            zte_runtime::cli::print_env_lines::<Cli>().join(" "),
+            "IDENTITY_CLIENTS_FILE IDENTITY_DATA_DIR IDENTITY_DEMO IDENTITY_EVENT_TOKEN_LIFETIME \
+             IDENTITY_ISSUER IDENTITY_KEY_BITS IDENTITY_KEY_RELOAD_INTERVAL IDENTITY_LEEWAY \
+             IDENTITY_LISTEN IDENTITY_ORDERS_CLIENT_JWK IDENTITY_SHUTDOWN_TIMEOUT \
+             IDENTITY_USER_TOKEN_LIFETIME LOG_FORMAT RUST_LOG"
+        );
     }
 }

@@ -9,7 +9,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
-use zte_auth::oauth::error;
 
 use crate::{keyring::KeyRingError, registry::RegistryError};
 
@@ -36,53 +35,15 @@ pub enum IdentityError {
     TaskFailed(#[from] zte_runtime::TaskFailed),
 }
 
-/// RFC 6749 §5.2 (and RFC 8693 §2.2.2) error codes, plus the two §4.1.2.1 codes a token
-/// endpoint may need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// Missing, repeated or malformed parameter.
-    InvalidRequest,
-    /// Client authentication failed (HTTP 401).
-    InvalidClient,
-    /// Bad credentials or subject token.
-    InvalidGrant,
-    /// The authenticated client may not use this grant.
-    UnauthorizedClient,
-    /// Grant type not supported.
-    UnsupportedGrantType,
-    /// Scope invalid, unknown or exceeding what is held.
-    InvalidScope,
-    /// RFC 8693: the requested audience is not one this server issues for.
-    InvalidTarget,
-    /// Our fault (HTTP 500); details only in logs.
-    ServerError,
-    /// Not ready (HTTP 503).
-    TemporarilyUnavailable,
-}
+pub use zte_auth::oauth::ErrorCode;
 
-impl ErrorCode {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidRequest => error::INVALID_REQUEST,
-            Self::InvalidClient => error::INVALID_CLIENT,
-            Self::InvalidGrant => error::INVALID_GRANT,
-            Self::UnauthorizedClient => error::UNAUTHORIZED_CLIENT,
-            Self::UnsupportedGrantType => error::UNSUPPORTED_GRANT_TYPE,
-            Self::InvalidScope => error::INVALID_SCOPE,
-            Self::InvalidTarget => error::INVALID_TARGET,
-            Self::ServerError => error::SERVER_ERROR,
-            Self::TemporarilyUnavailable => error::TEMPORARILY_UNAVAILABLE,
-        }
-    }
-
-    fn status(self) -> StatusCode {
-        match self {
-            Self::InvalidClient => StatusCode::UNAUTHORIZED,
-            Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
-        }
+/// The HTTP status of an error response with `code`, unless the error says otherwise.
+fn default_status(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
     }
 }
 
@@ -143,7 +104,7 @@ impl OAuthError {
 
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
-        self.status.unwrap_or_else(|| self.code.status())
+        self.status.unwrap_or_else(|| default_status(self.code))
     }
 }
 

@@ -6,8 +6,8 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use zte_auth::{TokenValidator, names::SCOPE_ORDERS};
-use zte_grpc::Listener;
+use zte_auth::names::SCOPE_ORDERS;
+use zte_grpc::GrpcServer;
 use zte_proto::orders::v1::orders_service_server::OrdersServiceServer;
 use zte_runtime::Shutdown;
 
@@ -24,9 +24,8 @@ const MAX_REQUEST_BYTES: usize = 256 * 1024;
 /// A built, not yet running, Orders service.
 #[derive(Debug)]
 pub struct Application {
-    listener: Listener,
+    server: GrpcServer,
     orders: Orders,
-    validator: TokenValidator,
     shutdown_timeout: Duration,
 }
 
@@ -56,26 +55,23 @@ impl Application {
             &service.topic,
             config.publish_timeout,
         )?;
-        let validator = zte_grpc::token_validator(service, config.identity_timeout)
-            .map_err(zte_grpc::ServerError::from)?;
-        let listener = Listener::bind(service.listen).await?;
+        let server = GrpcServer::bind(service, config.identity_timeout).await?;
         tracing::info!(
-            local_addr = %listener.local_addr(),
+            local_addr = %server.local_addr(),
             topic = %service.topic,
             issuer = %service.issuer,
             "orders service built"
         );
         Ok(Self {
-            listener,
+            server,
             orders: Orders::new(store, publisher, issuer),
-            validator,
             shutdown_timeout: service.shutdown_timeout,
         })
     }
 
     /// The address the gRPC server listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr()
+        self.server.local_addr()
     }
 
     /// Serves until `shutdown` resolves (or a service task dies); then stops accepting, lets
@@ -84,9 +80,6 @@ impl Application {
     where
         F: Future<Output = ()> + Send,
     {
-        let tasks = Shutdown::new();
-        let api = OrdersServiceServer::new(OrdersApi::new(self.orders.clone()))
-            .max_decoding_message_size(MAX_REQUEST_BYTES);
         let publisher = self.orders.publisher().clone();
         // Ready while Kafka answers metadata requests (and the JWKS is loaded).
         let kafka_reachable = move || {
@@ -98,15 +91,12 @@ impl Application {
                 }
             }
         };
-        zte_grpc::spawn_server(
-            self.listener,
-            api,
-            SCOPE_ORDERS,
-            self.validator,
-            kafka_reachable,
-            &tasks,
-        )
-        .await?;
+        let api = OrdersServiceServer::new(OrdersApi::new(self.orders.clone()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES);
+        let tasks = Shutdown::new();
+        self.server
+            .serve(api, SCOPE_ORDERS, kafka_reachable, &tasks)
+            .await?;
         tasks.spawn_task("outbox recovery", {
             let orders = self.orders.clone();
             async move { orders.recover_outbox().await }
@@ -117,6 +107,6 @@ impl Application {
             tracing::warn!(%error, "producer flush incomplete");
         }
         tracing::info!("orders service stopped");
-        Ok(drained?)
+        Ok(drained.map_err(zte_grpc::ServiceError::from)?)
     }
 }

@@ -1,42 +1,21 @@
 //! Configuration, read once at start from flags and environment variables (flags win).
 //!
 //! The settings Orders shares with Payments (listen address, Kafka, issuer, JWKS, audience,
-//! data directory, shutdown deadline) are the flattened [`ServiceConfig`], read from
-//! `ORDERS_*` variables ([`OrdersDefaults`]); the Orders-only ones are named by the constants
-//! below. Every variable is listed in the README's "Orders service" table and by
-//! `orders --print-env`. [`OrdersConfig::validate`] refuses bad values with one line that
-//! names the setting, so a misconfigured process exits at start instead of failing later.
+//! data directory, shutdown deadline) are the flattened [`ServiceConfig`]. Every setting
+//! `--some-flag` is also read from `ORDERS_SOME_FLAG` ([`OrdersDefaults`]); the
+//! README's "Orders service" table and `orders --print-env` list them.
+//! [`OrdersConfig::validate`] refuses bad values with one line that names the setting, so a
+//! misconfigured process exits at start instead of failing later.
 
 use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 use zte_auth::names::{ORDERS_AUDIENCE, ORDERS_CLIENT_ID};
-use zte_runtime::{
-    PrintEnv, ServiceConfig, ServiceDefaults,
-    config::{http_url, require_non_empty, require_positive},
-    parse_duration,
-};
+use zte_runtime::{PrintEnv, ServiceConfig, ServiceDefaults as _, config as check, parse_duration};
 
-/// `--token-endpoint`: where event tokens are obtained (RFC 8693 token exchange).
-pub const ENV_TOKEN_ENDPOINT: &str = "ORDERS_TOKEN_ENDPOINT";
-/// `--client-id`: this service's OAuth client id at the issuer.
-pub const ENV_CLIENT_ID: &str = "ORDERS_CLIENT_ID";
-/// `--client-key`: this service's private key (PKCS#8 DER) for `private_key_jwt`.
-pub const ENV_CLIENT_KEY: &str = "ORDERS_CLIENT_KEY";
-/// `--publish-timeout`: upper bound on one Kafka delivery (retries included).
-pub const ENV_PUBLISH_TIMEOUT: &str = "ORDERS_PUBLISH_TIMEOUT";
-/// `--identity-timeout`: upper bound on one call to the token endpoint.
-pub const ENV_IDENTITY_TIMEOUT: &str = "ORDERS_IDENTITY_TIMEOUT";
-
-/// Orders' prefix and defaults for the shared settings: `ORDERS_LISTEN`, `ORDERS_TOPIC`, ...
-#[derive(Debug, Clone)]
-pub struct OrdersDefaults;
-
-impl ServiceDefaults for OrdersDefaults {
-    const ENV_PREFIX: &'static str = "ORDERS";
-    const LISTEN: &'static str = "127.0.0.1:50051";
-    const DATA_DIR: &'static str = "data/orders";
-    const AUDIENCE: &'static str = ORDERS_AUDIENCE;
+zte_runtime::service_defaults! {
+    /// Orders' environment prefix and defaults for the shared settings.
+    pub OrdersDefaults { env_prefix: "ORDERS", listen: "127.0.0.1:50051", data_dir: "data/orders", audience: ORDERS_AUDIENCE }
 }
 
 /// Name of the SQLite file inside `--data-dir`.
@@ -47,7 +26,6 @@ pub const CLIENT_KEY_FILE: &str = "client-key.pk8";
 /// The command line: serve (default) or `keygen`.
 #[derive(Debug, Clone, Parser)]
 #[command(
-    name = "orders",
     version,
     about = "Serves orders.v1.OrdersService and publishes token-bound OrderCreated events",
     args_conflicts_with_subcommands = true
@@ -76,7 +54,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct KeygenArgs {
     /// Private key file (PKCS#8 DER, created with mode 0600 if absent).
-    #[arg(long, env = ENV_CLIENT_KEY)]
+    #[arg(long, env = OrdersDefaults::env("CLIENT_KEY"))]
     pub client_key: PathBuf,
     /// Where to write the public JWK (JSON).
     #[arg(long)]
@@ -90,20 +68,20 @@ pub struct OrdersConfig {
     #[command(flatten)]
     pub service: ServiceConfig<OrdersDefaults>,
     /// Token endpoint URL (default: `{issuer}/token`).
-    #[arg(long, env = ENV_TOKEN_ENDPOINT)]
+    #[arg(long, env = OrdersDefaults::env("TOKEN_ENDPOINT"))]
     pub token_endpoint: Option<String>,
     /// This service's OAuth client id.
-    #[arg(long, env = ENV_CLIENT_ID, default_value = ORDERS_CLIENT_ID)]
+    #[arg(long, env = OrdersDefaults::env("CLIENT_ID"), default_value = ORDERS_CLIENT_ID)]
     pub client_id: String,
     /// This service's private key, PKCS#8 DER (default: `<data-dir>/client-key.pk8`);
     /// create it with `orders keygen`.
-    #[arg(long, env = ENV_CLIENT_KEY)]
+    #[arg(long, env = OrdersDefaults::env("CLIENT_KEY"))]
     pub client_key: Option<PathBuf>,
     /// Upper bound on publishing one event, retries included (e.g. `10s`, `500ms`).
-    #[arg(long, env = ENV_PUBLISH_TIMEOUT, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = OrdersDefaults::env("PUBLISH_TIMEOUT"), default_value = "10s", value_parser = parse_duration)]
     pub publish_timeout: Duration,
     /// Upper bound on one token-exchange call to the identity service.
-    #[arg(long, env = ENV_IDENTITY_TIMEOUT, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = OrdersDefaults::env("IDENTITY_TIMEOUT"), default_value = "5s", value_parser = parse_duration)]
     pub identity_timeout: Duration,
 }
 
@@ -142,9 +120,9 @@ impl OrdersConfig {
     /// Checks the values clap cannot check alone; the error is one line naming the setting.
     pub fn validate(&self) -> Result<(), String> {
         self.service.validate()?;
-        require_non_empty(&[("--client-id", &self.client_id)])?;
-        http_url("--token-endpoint", &self.token_endpoint())?;
-        require_positive(&[
+        check::require_non_empty(&[("--client-id", &self.client_id)])?;
+        check::http_url("--token-endpoint", &self.token_endpoint())?;
+        check::require_positive(&[
             ("--publish-timeout", self.publish_timeout),
             ("--identity-timeout", self.identity_timeout),
         ])?;
@@ -189,14 +167,6 @@ mod tests {
         config = OrdersConfig::with_defaults("http://i", "d");
         config.publish_timeout = Duration::ZERO;
         assert!(config.validate().unwrap_err().contains("--publish-timeout"));
-        config = OrdersConfig::with_defaults("http://i", "d");
-        config.service.shutdown_timeout = Duration::ZERO;
-        assert!(
-            config
-                .validate()
-                .unwrap_err()
-                .contains("--shutdown-timeout")
-        );
     }
 
     #[test]
@@ -221,30 +191,12 @@ mod tests {
 
     #[test]
     fn print_env_lists_every_variable_of_serving_and_keygen() {
-        let names = zte_runtime::cli::print_env_lines::<Cli>();
-        for name in [
-            "ORDERS_LISTEN",
-            "ORDERS_KAFKA_BOOTSTRAP",
-            "ORDERS_TOPIC",
-            "ORDERS_DATA_DIR",
-            "ORDERS_ISSUER",
-            "ORDERS_JWKS_URI",
-            "ORDERS_AUDIENCE",
-            "ORDERS_JWKS_REFRESH_COOLDOWN",
-            "ORDERS_SHUTDOWN_TIMEOUT",
-            ENV_TOKEN_ENDPOINT,
-            ENV_CLIENT_ID,
-            ENV_CLIENT_KEY,
-            ENV_PUBLISH_TIMEOUT,
-            ENV_IDENTITY_TIMEOUT,
-            "RUST_LOG",
-            "LOG_FORMAT",
-        ] {
-            assert!(
-                names.contains(&name.to_owned()),
-                "{name} missing: {names:?}"
-            );
-        }
-        assert_eq!(names.len(), 16, "{names:?}");
+        assert_eq!(
+            zte_runtime::cli::print_env_lines::<Cli>().join(" "),
+            "LOG_FORMAT ORDERS_AUDIENCE ORDERS_CLIENT_ID ORDERS_CLIENT_KEY ORDERS_DATA_DIR \
+             ORDERS_IDENTITY_TIMEOUT ORDERS_ISSUER ORDERS_JWKS_REFRESH_COOLDOWN ORDERS_JWKS_URI \
+             ORDERS_KAFKA_BOOTSTRAP ORDERS_LISTEN ORDERS_PUBLISH_TIMEOUT ORDERS_SHUTDOWN_TIMEOUT \
+             ORDERS_TOKEN_ENDPOINT ORDERS_TOPIC RUST_LOG"
+        );
     }
 }

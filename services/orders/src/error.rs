@@ -3,8 +3,8 @@
 //! Clients get a status code and a message that is safe to show; the cause (which may name
 //! hosts, files or library errors) goes to the logs only.
 
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::Status;
+use zte_grpc::status;
 
 use crate::{
     publisher::PublishError, store::StoreError, token::TokenIssueError, validate::FieldViolation,
@@ -36,12 +36,9 @@ pub enum OrdersError {
     /// The token-exchange client could not be built.
     #[error("token client: {0}")]
     TokenClient(String),
-    /// The gRPC server could not be set up (listener, reflection, token validator).
-    #[error("gRPC server: {0}")]
-    Server(#[from] zte_grpc::ServerError),
-    /// A task that had to run until shutdown (the gRPC server) died.
-    #[error("task {0}")]
-    Task(#[from] zte_runtime::TaskFailed),
+    /// The gRPC service could not be set up, or one of its tasks died.
+    #[error("service: {0}")]
+    Service(#[from] zte_grpc::ServiceError),
 }
 
 /// Why a gRPC call failed. Converted to a `Status` in [`ApiError::into_status`] only.
@@ -78,19 +75,7 @@ impl ApiError {
     pub fn into_status(self) -> Status {
         match self {
             Self::InvalidArgument(violations) => {
-                let summary: Vec<String> = violations
-                    .iter()
-                    .map(|v| format!("{}: {}", v.field, v.description))
-                    .collect();
-                let mut details = ErrorDetails::new();
-                for v in violations {
-                    details.add_bad_request_violation(v.field, v.description);
-                }
-                Status::with_error_details(
-                    Code::InvalidArgument,
-                    format!("invalid request: {}", summary.join("; ")),
-                    details,
-                )
+                status::invalid_argument(violations.into_iter().map(|v| (v.field, v.description)))
             }
             Self::NotFound => Status::not_found("order not found"),
             Self::EventToken(error) => match error {
@@ -104,35 +89,23 @@ impl ApiError {
                         "the identity service refused to issue an event token for this caller",
                     )
                 }
-                TokenIssueError::Failed(_) => {
-                    tracing::error!(%error, "token exchange failed");
-                    Status::internal("internal error")
-                }
+                TokenIssueError::Failed(_) => status::internal("token exchange", &error),
             },
             Self::Publish(error) => {
                 tracing::warn!(%error, "event not published");
                 Status::unavailable("the event could not be published to Kafka; retry later")
             }
-            Self::Storage(error) => {
-                tracing::error!(%error, "storage failure");
-                Status::internal("internal error")
-            }
-            Self::Internal(why) => {
-                tracing::error!(%why, "internal error");
-                Status::internal("internal error")
-            }
+            Self::Storage(error) => status::internal("storage", &error),
+            Self::Internal(why) => status::internal("internal state", &why),
         }
-    }
-}
-
-impl From<ApiError> for Status {
-    fn from(error: ApiError) -> Self {
-        error.into_status()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use tonic::Code;
+    use tonic_types::StatusExt as _;
+
     use super::*;
 
     #[test]

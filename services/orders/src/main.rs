@@ -20,11 +20,7 @@ async fn main() -> ExitCode {
         });
         return zte_runtime::exit_code("orders keygen", result);
     }
-    let result = async {
-        Application::build(cli.serve)
-            .await?
-            .run_until(zte_runtime::shutdown_signal())
-            .await
-    };
-    zte_runtime::exit_code("orders", result.await)
+    let app = Application::build(cli.serve).await;
+    let served = async { app?.run_until(zte_runtime::shutdown_signal()).await };
+    zte_runtime::exit_code("orders", served.await)
 }

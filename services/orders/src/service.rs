@@ -49,8 +49,7 @@ impl OrdersService for OrdersApi {
         &self,
         request: Request<CreateOrderRequest>,
     ) -> Result<Response<CreateOrderResponse>, Status> {
-        let caller = Caller::from_request(&request)?;
-        let request = request.into_inner();
+        let (caller, request) = Caller::split(request)?;
         let span = tracing::info_span!(
             "create_order",
             user_id = %caller.user_id(),
@@ -80,8 +79,7 @@ impl OrdersService for OrdersApi {
         &self,
         request: Request<GetOrderRequest>,
     ) -> Result<Response<GetOrderResponse>, Status> {
-        let caller = Caller::from_request(&request)?;
-        let request = request.into_inner();
+        let (caller, request) = Caller::split(request)?;
         let span = tracing::info_span!(
             "get_order",
             user_id = %caller.user_id(),
@@ -99,8 +97,7 @@ impl OrdersService for OrdersApi {
         &self,
         request: Request<ListOrdersRequest>,
     ) -> Result<Response<ListOrdersResponse>, Status> {
-        let caller = Caller::from_request(&request)?;
-        let request = request.into_inner();
+        let (caller, request) = Caller::split(request)?;
         let span = tracing::info_span!("list_orders", user_id = %caller.user_id());
         let (orders, next_page_token) = in_span(span, async {
             let page_size = validate_page_size(request.page_size)?;

@@ -12,7 +12,7 @@ use std::{fmt, future::Future, pin::Pin, sync::Arc};
 use zte_auth::{
     SigningKey,
     names::{PARAM_EVENT_PAYLOAD_HASH, PARAM_ORDER_TRANSACTION_ID, SCOPE_TRIGGER_PAYMENTS},
-    oauth::error as oauth_error,
+    oauth::ErrorCode,
     oauth_client::{ClientCredentials, OAuthClientError, TokenClient, TokenExchange},
 };
 
@@ -115,12 +115,10 @@ fn classify(error: OAuthClientError) -> TokenIssueError {
         _ if error.is_transient() => TokenIssueError::Unavailable(error.to_string()),
         // The server judged the *caller's* token or request: not allowed for this user.
         OAuthClientError::Rejected { error: code, .. }
-            if [
-                oauth_error::INVALID_GRANT,
-                oauth_error::INVALID_SCOPE,
-                oauth_error::ACCESS_DENIED,
-            ]
-            .contains(&code.as_str()) =>
+            if matches!(
+                ErrorCode::parse(code),
+                Some(ErrorCode::InvalidGrant | ErrorCode::InvalidScope | ErrorCode::AccessDenied)
+            ) =>
         {
             TokenIssueError::Denied(error.to_string())
         }

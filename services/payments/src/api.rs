@@ -100,10 +100,8 @@ impl PaymentsService for PaymentsApi {
         &self,
         request: Request<GetPaymentRequest>,
     ) -> Result<Response<GetPaymentResponse>, Status> {
-        let caller = Caller::from_request(&request)?;
-        let payment = self
-            .get(&caller, &request.get_ref().order_transaction_id)
-            .await?;
+        let (caller, request) = Caller::split(request)?;
+        let payment = self.get(&caller, &request.order_transaction_id).await?;
         Ok(Response::new(GetPaymentResponse {
             payment: Some(payment),
         }))
@@ -113,8 +111,8 @@ impl PaymentsService for PaymentsApi {
         &self,
         request: Request<ListPaymentsRequest>,
     ) -> Result<Response<ListPaymentsResponse>, Status> {
-        let caller = Caller::from_request(&request)?;
-        Ok(Response::new(self.list(&caller, request.get_ref()).await?))
+        let (caller, request) = Caller::split(request)?;
+        Ok(Response::new(self.list(&caller, &request).await?))
     }
 }
 

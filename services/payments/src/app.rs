@@ -19,9 +19,9 @@ use rdkafka::{
     consumer::{Consumer as _, StreamConsumer},
     producer::FutureProducer,
 };
-use zte_auth::{TokenValidator, names::SCOPE_PAYMENTS};
+use zte_auth::names::SCOPE_PAYMENTS;
 use zte_event::{EventVerifier, VerifierLimits};
-use zte_grpc::Listener;
+use zte_grpc::GrpcServer;
 use zte_proto::payments::v1::payments_service_server::PaymentsServiceServer;
 use zte_runtime::Shutdown;
 
@@ -40,9 +40,8 @@ const JWKS_HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 /// A built, not yet running, Payments service.
 #[derive(Debug)]
 pub struct Application {
-    listener: Listener,
+    server: GrpcServer,
     consumer: EventConsumer,
-    validator: TokenValidator,
     store: PaymentStore,
     stats: Arc<ConsumerStats>,
     assigned: Arc<AtomicUsize>,
@@ -57,10 +56,9 @@ impl Application {
         config.validate().map_err(PaymentsError::Config)?;
         let service = &config.service;
         let store = PaymentStore::open(&config.database_path()).await?;
-        let validator = zte_grpc::token_validator(service, JWKS_HTTP_TIMEOUT)
-            .map_err(zte_grpc::ServerError::from)?;
+        let server = GrpcServer::bind(service, JWKS_HTTP_TIMEOUT).await?;
         let verifier = EventVerifier::new(
-            validator.clone(),
+            server.validator().clone(),
             VerifierLimits {
                 max_record_bytes: config.max_record_bytes,
                 trusted_producers: config.trusted_producers.clone(),
@@ -83,7 +81,6 @@ impl Application {
             DLQ_DELIVERY_TIMEOUT,
         )
         .create()?;
-        let listener = Listener::bind(service.listen).await?;
 
         let stats = Arc::new(ConsumerStats::default());
         let consumer = EventConsumer {
@@ -95,7 +92,7 @@ impl Application {
             dlq_topic: config.dlq_topic(),
         };
         tracing::info!(
-            local_addr = %listener.local_addr(),
+            local_addr = %server.local_addr(),
             topic = %service.topic,
             dlq_topic = %config.dlq_topic(),
             group_id = %config.group_id,
@@ -104,30 +101,14 @@ impl Application {
             "payments service built"
         );
         Ok(Self {
-            listener,
+            server,
             consumer,
-            validator,
             store,
             stats,
             assigned,
             shutdown_timeout: service.shutdown_timeout,
             stats_interval: config.stats_interval,
         })
-    }
-
-    /// The bound gRPC address (the real port when `--listen` used port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr()
-    }
-
-    /// The consumer's counters (shared; they keep updating while the service runs).
-    pub fn stats(&self) -> Arc<ConsumerStats> {
-        self.stats.clone()
-    }
-
-    /// The payments database.
-    pub fn store(&self) -> PaymentStore {
-        self.store.clone()
     }
 
     /// Serves gRPC and consumes events until `shutdown` resolves (or the consumer or the
@@ -149,15 +130,9 @@ impl Application {
                 }
             }
         };
-        zte_grpc::spawn_server(
-            self.listener,
-            api,
-            SCOPE_PAYMENTS,
-            self.validator,
-            has_partitions,
-            &tasks,
-        )
-        .await?;
+        self.server
+            .serve(api, SCOPE_PAYMENTS, has_partitions, &tasks)
+            .await?;
         let token = tasks.token();
         tasks.spawn_service("consumer", async move {
             self.consumer.run(token).await;
@@ -171,7 +146,22 @@ impl Application {
         let drained = tasks.drain_after(shutdown, self.shutdown_timeout).await;
         self.stats.log_summary("final");
         tracing::info!("payments service stopped");
-        Ok(drained?)
+        Ok(drained.map_err(zte_grpc::ServiceError::from)?)
+    }
+
+    /// The bound gRPC address (the real port when `--listen` used port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// The consumer's counters (shared; they keep updating while the service runs).
+    pub fn stats(&self) -> Arc<ConsumerStats> {
+        self.stats.clone()
+    }
+
+    /// The payments database.
+    pub fn store(&self) -> PaymentStore {
+        self.store.clone()
     }
 }
 

@@ -1,51 +1,28 @@
 //! Configuration, read once at start from flags and environment variables (flags win).
 //!
 //! The settings Payments shares with Orders (listen address, Kafka, issuer, JWKS, audience,
-//! data directory, shutdown deadline) are the flattened [`ServiceConfig`], read from
-//! `PAYMENTS_*` variables ([`PaymentsDefaults`]); the Payments-only ones are named by the
-//! constants below. Every variable is listed in the README's "Payments service" table and by
-//! `payments --print-env`. [`PaymentsConfig::validate`] refuses bad values with one clear
-//! line naming the setting.
+//! data directory, shutdown deadline) are the flattened [`ServiceConfig`]. Every setting
+//! `--some-flag` is also read from `PAYMENTS_SOME_FLAG` ([`PaymentsDefaults`]); the
+//! README's "Payments service" table and `payments --print-env` list them.
+//! [`PaymentsConfig::validate`] refuses bad values with one clear line naming the setting.
 
 use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser};
 use zte_auth::names::{ORDERS_CLIENT_ID, PAYMENTS_AUDIENCE};
-use zte_runtime::{
-    PrintEnv, ServiceConfig, ServiceDefaults,
-    config::{require_non_empty, require_positive, require_topic_name},
-    parse_duration,
-};
+use zte_runtime::{PrintEnv, ServiceConfig, ServiceDefaults as _, config as check, parse_duration};
 
-/// `--dlq-topic`: the dead-letter topic.
-pub const ENV_DLQ_TOPIC: &str = "PAYMENTS_DLQ_TOPIC";
-/// `--group-id`: the consumer group.
-pub const ENV_GROUP_ID: &str = "PAYMENTS_GROUP_ID";
-/// `--max-record-bytes`: largest record (key + value) accepted.
-pub const ENV_MAX_RECORD_BYTES: &str = "PAYMENTS_MAX_RECORD_BYTES";
-/// `--trusted-producers`: client ids allowed as the event token's `act.sub`.
-pub const ENV_TRUSTED_PRODUCERS: &str = "PAYMENTS_TRUSTED_PRODUCERS";
-/// `--stats-interval`: how often the counters are logged.
-pub const ENV_STATS_INTERVAL: &str = "PAYMENTS_STATS_INTERVAL";
+zte_runtime::service_defaults! {
+    /// Payments' environment prefix and defaults for the shared settings.
+    pub PaymentsDefaults { env_prefix: "PAYMENTS", listen: "127.0.0.1:50052", data_dir: "data/payments", audience: PAYMENTS_AUDIENCE }
+}
 
 /// Name of the SQLite file inside `--data-dir`.
 pub const DATABASE_FILE: &str = "payments.sqlite3";
 
-/// Payments' prefix and defaults for the shared settings: `PAYMENTS_LISTEN`, ...
-#[derive(Debug, Clone)]
-pub struct PaymentsDefaults;
-
-impl ServiceDefaults for PaymentsDefaults {
-    const ENV_PREFIX: &'static str = "PAYMENTS";
-    const LISTEN: &'static str = "127.0.0.1:50052";
-    const DATA_DIR: &'static str = "data/payments";
-    const AUDIENCE: &'static str = PAYMENTS_AUDIENCE;
-}
-
 /// The command line.
 #[derive(Debug, Clone, Parser)]
 #[command(
-    name = "payments",
     version,
     about = "Consumes verified OrderCreated events and serves payments.v1.PaymentsService"
 )]
@@ -65,20 +42,20 @@ pub struct PaymentsConfig {
     #[command(flatten)]
     pub service: ServiceConfig<PaymentsDefaults>,
     /// Dead-letter topic (default: `<topic>.dlq`).
-    #[arg(long, env = ENV_DLQ_TOPIC)]
+    #[arg(long, env = PaymentsDefaults::env("DLQ_TOPIC"))]
     pub dlq_topic: Option<String>,
     /// Kafka consumer group id.
-    #[arg(long, env = ENV_GROUP_ID, default_value = "payments")]
+    #[arg(long, env = PaymentsDefaults::env("GROUP_ID"), default_value = "payments")]
     pub group_id: String,
     /// Largest record (key + value) accepted, in bytes; larger ones are dead-lettered.
-    #[arg(long, env = ENV_MAX_RECORD_BYTES, default_value_t = 256 * 1024)]
+    #[arg(long, env = PaymentsDefaults::env("MAX_RECORD_BYTES"), default_value_t = 256 * 1024)]
     pub max_record_bytes: usize,
     /// OAuth client ids trusted to trigger payments: an event token's `act.sub` must be one of
     /// them (comma-separated).
-    #[arg(long, env = ENV_TRUSTED_PRODUCERS, value_delimiter = ',', default_value = ORDERS_CLIENT_ID)]
+    #[arg(long, env = PaymentsDefaults::env("TRUSTED_PRODUCERS"), value_delimiter = ',', default_value = ORDERS_CLIENT_ID)]
     pub trusted_producers: Vec<String>,
     /// How often the counters are logged.
-    #[arg(long, env = ENV_STATS_INTERVAL, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = PaymentsDefaults::env("STATS_INTERVAL"), default_value = "30s", value_parser = parse_duration)]
     pub stats_interval: Duration,
 }
 
@@ -104,9 +81,9 @@ impl PaymentsConfig {
     /// Checks the values clap cannot check alone; the error is one line naming the setting.
     pub fn validate(&self) -> Result<(), String> {
         self.service.validate()?;
-        require_non_empty(&[("--group-id", &self.group_id)])?;
+        check::require_non_empty(&[("--group-id", &self.group_id)])?;
         let dlq = self.dlq_topic();
-        require_topic_name("--dlq-topic", &dlq)?;
+        check::require_topic_name("--dlq-topic", &dlq)?;
         if dlq == self.service.topic {
             return Err("--dlq-topic must differ from --topic".into());
         }
@@ -116,7 +93,7 @@ impl PaymentsConfig {
                 self.max_record_bytes
             ));
         }
-        require_positive(&[("--stats-interval", self.stats_interval)])
+        check::require_positive(&[("--stats-interval", self.stats_interval)])
     }
 }
 
@@ -162,15 +139,9 @@ mod tests {
                 .unwrap_err()
                 .contains("--max-record-bytes")
         );
-        // The same check as Orders: a zero drain deadline is refused.
-        config = PaymentsConfig::with_defaults("http://i");
-        config.service.shutdown_timeout = Duration::ZERO;
-        assert!(
-            config
-                .validate()
-                .unwrap_err()
-                .contains("--shutdown-timeout")
-        );
+        // The shared check (Orders has the same): a zero drain deadline is refused.
+        let zero_drain = parse(&["--shutdown-timeout", "0"]).unwrap().validate();
+        assert!(zero_drain.unwrap_err().contains("--shutdown-timeout"));
     }
 
     #[test]
@@ -185,30 +156,13 @@ mod tests {
 
     #[test]
     fn print_env_lists_the_shared_and_the_payments_variables() {
-        let names = zte_runtime::cli::print_env_lines::<Cli>();
-        for name in [
-            "PAYMENTS_LISTEN",
-            "PAYMENTS_KAFKA_BOOTSTRAP",
-            "PAYMENTS_TOPIC",
-            "PAYMENTS_DATA_DIR",
-            "PAYMENTS_ISSUER",
-            "PAYMENTS_JWKS_URI",
-            "PAYMENTS_AUDIENCE",
-            "PAYMENTS_JWKS_REFRESH_COOLDOWN",
-            "PAYMENTS_SHUTDOWN_TIMEOUT",
-            ENV_DLQ_TOPIC,
-            ENV_GROUP_ID,
-            ENV_MAX_RECORD_BYTES,
-            ENV_TRUSTED_PRODUCERS,
-            ENV_STATS_INTERVAL,
-            "RUST_LOG",
-            "LOG_FORMAT",
-        ] {
-            assert!(
-                names.contains(&name.to_owned()),
-                "{name} missing: {names:?}"
-            );
-        }
-        assert_eq!(names.len(), 16, "{names:?}");
+        assert_eq!(
+            zte_runtime::cli::print_env_lines::<Cli>().join(" "),
+            "LOG_FORMAT PAYMENTS_AUDIENCE PAYMENTS_DATA_DIR PAYMENTS_DLQ_TOPIC PAYMENTS_GROUP_ID \
+             PAYMENTS_ISSUER PAYMENTS_JWKS_REFRESH_COOLDOWN PAYMENTS_JWKS_URI \
+             PAYMENTS_KAFKA_BOOTSTRAP PAYMENTS_LISTEN PAYMENTS_MAX_RECORD_BYTES \
+             PAYMENTS_SHUTDOWN_TIMEOUT PAYMENTS_STATS_INTERVAL PAYMENTS_TOPIC \
+             PAYMENTS_TRUSTED_PRODUCERS RUST_LOG"
+        );
     }
 }

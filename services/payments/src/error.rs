@@ -3,8 +3,8 @@
 //! Clients get a status code and a message that is safe to show; the cause (which may name
 //! hosts, files or library errors) goes to the logs only.
 
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt as _};
+use tonic::Status;
+use zte_grpc::status;
 
 use crate::store::StoreError;
 
@@ -20,12 +20,9 @@ pub enum PaymentsError {
     /// A Kafka client could not be created or subscribed.
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
-    /// The gRPC server could not be set up (listener, reflection, token validator).
-    #[error("gRPC server: {0}")]
-    Server(#[from] zte_grpc::ServerError),
-    /// A task that had to run until shutdown (the consumer, the gRPC server) died.
-    #[error("task {0}")]
-    Task(#[from] zte_runtime::TaskFailed),
+    /// The gRPC service could not be set up, or one of its tasks died.
+    #[error("service: {0}")]
+    Service(#[from] zte_grpc::ServiceError),
 }
 
 /// Why a gRPC call failed. Converted to a `Status` in [`ApiError::into_status`] only.
@@ -51,16 +48,9 @@ impl ApiError {
     /// The status the client sees. Logs the cause of every server-side failure.
     pub fn into_status(self) -> Status {
         match self {
-            Self::InvalidArgument { field, reason } => Status::with_error_details(
-                Code::InvalidArgument,
-                format!("invalid {field}: {reason}"),
-                ErrorDetails::with_bad_request_violation(field, reason),
-            ),
+            Self::InvalidArgument { field, reason } => status::invalid_argument([(field, reason)]),
             Self::NotFound => Status::not_found("no payment for this order"),
-            Self::Storage(error) => {
-                tracing::error!(%error, "payments storage failed");
-                Status::internal("internal error")
-            }
+            Self::Storage(error) => status::internal("payments storage", &error),
         }
     }
 }
@@ -73,21 +63,31 @@ impl From<ApiError> for Status {
 
 #[cfg(test)]
 mod tests {
+    use tonic::Code;
+
     use super::*;
 
     #[test]
-    fn statuses_never_leak_causes_and_name_bad_fields() {
-        let status = ApiError::Storage(StoreError::Task("/secret/path".into())).into_status();
-        assert_eq!(status.code(), Code::Internal);
-        assert!(!status.message().contains("secret"));
-        let status = ApiError::InvalidArgument {
-            field: "page_size",
-            reason: "too big",
-        }
-        .into_status();
-        assert_eq!(status.code(), Code::InvalidArgument);
-        let details = status.get_details_bad_request().unwrap();
-        assert_eq!(details.field_violations[0].field, "page_size");
-        assert_eq!(ApiError::NotFound.into_status().code(), Code::NotFound);
+    fn each_error_has_its_status_and_no_cause_leaks() {
+        let codes: Vec<(Code, bool)> = [
+            ApiError::Storage(StoreError::Task("/secret/path".into())),
+            ApiError::NotFound,
+            ApiError::InvalidArgument {
+                field: "page_size",
+                reason: "too big",
+            },
+        ]
+        .into_iter()
+        .map(|e| e.into_status())
+        .map(|s| (s.code(), s.message().contains("secret")))
+        .collect();
+        assert_eq!(
+            codes,
+            [
+                (Code::Internal, false),
+                (Code::NotFound, false),
+                (Code::InvalidArgument, false)
+            ]
+        );
     }
 }

@@ -9,11 +9,7 @@ use payments::{Application, Cli};
 async fn main() -> ExitCode {
     let cli: Cli = zte_runtime::parse_args();
     zte_runtime::init_tracing();
-    let result = async {
-        Application::build(cli.serve)
-            .await?
-            .run_until(zte_runtime::shutdown_signal())
-            .await
-    };
-    zte_runtime::exit_code("payments", result.await)
+    let app = Application::build(cli.serve).await;
+    let served = async { app?.run_until(zte_runtime::shutdown_signal()).await };
+    zte_runtime::exit_code("payments", served.await)
 }

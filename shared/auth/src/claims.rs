@@ -141,10 +141,8 @@ pub struct ClientAssertionClaims {
     /// Expiry (Unix seconds).
     pub exp: i64,
     /// Issued at (Unix seconds).
-    #[serde(default)]
     pub iat: Option<i64>,
     /// Not before (Unix seconds).
-    #[serde(default)]
     pub nbf: Option<i64>,
     /// Unique id; never accepted twice.
     pub jti: String,

@@ -42,13 +42,10 @@ pub struct UntrustedHeader {
     /// `alg`, as a string so unknown values are reported rather than failing to parse.
     pub alg: String,
     /// `typ`, if present.
-    #[serde(default)]
     pub typ: Option<String>,
     /// `kid`, if present.
-    #[serde(default)]
     pub kid: Option<String>,
     /// `crit`: extensions we would have to understand. We understand none.
-    #[serde(default)]
     pub crit: Option<serde_json::Value>,
 }
 

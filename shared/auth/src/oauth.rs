@@ -23,58 +23,100 @@ pub const AUTH_METHOD_PRIVATE_KEY_JWT: &str = "private_key_jwt";
 /// `token_endpoint_auth_method` of a public client (no authentication).
 pub const AUTH_METHOD_NONE: &str = "none";
 
-/// Token request parameters (RFC 6749 §4.3 and §3.3, RFC 7521 §4.2, RFC 8693 §2.1).
+/// Token request parameters, spelled as RFC 6749 (§4.3, §3.3), RFC 7521 (§4.2) and
+/// RFC 8693 (§2.1) define them.
 pub mod param {
-    /// The grant type.
     pub const GRANT_TYPE: &str = "grant_type";
-    /// The client's id.
     pub const CLIENT_ID: &str = "client_id";
-    /// The type of `client_assertion`.
     pub const CLIENT_ASSERTION_TYPE: &str = "client_assertion_type";
-    /// The client's authentication assertion.
     pub const CLIENT_ASSERTION: &str = "client_assertion";
-    /// Password grant: the resource owner.
     pub const USERNAME: &str = "username";
-    /// Password grant: the resource owner's password.
     pub const PASSWORD: &str = "password";
-    /// The scopes asked for, space-separated.
     pub const SCOPE: &str = "scope";
-    /// Token exchange: the token to exchange.
     pub const SUBJECT_TOKEN: &str = "subject_token";
-    /// Token exchange: the type of `subject_token`.
     pub const SUBJECT_TOKEN_TYPE: &str = "subject_token_type";
-    /// Token exchange: the type of token wanted.
     pub const REQUESTED_TOKEN_TYPE: &str = "requested_token_type";
-    /// Token exchange: a token of the acting party.
     pub const ACTOR_TOKEN: &str = "actor_token";
-    /// Token exchange: the type of `actor_token`.
     pub const ACTOR_TOKEN_TYPE: &str = "actor_token_type";
-    /// RFC 8707: the resource the token is for.
     pub const RESOURCE: &str = "resource";
-    /// Token exchange: the audience the token is for.
     pub const AUDIENCE: &str = "audience";
 }
 
-/// Token endpoint error codes (RFC 6749 §5.2, RFC 8693 §2.2.2, RFC 6749 §4.1.2.1).
-pub mod error {
+/// Token endpoint error codes: RFC 6749 §5.2, RFC 8693 §2.2.2, and the §4.1.2.1 codes a
+/// token endpoint may need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
     /// Missing, repeated or malformed parameter.
-    pub const INVALID_REQUEST: &str = "invalid_request";
+    InvalidRequest,
     /// Client authentication failed.
-    pub const INVALID_CLIENT: &str = "invalid_client";
+    InvalidClient,
     /// Bad credentials or subject token.
-    pub const INVALID_GRANT: &str = "invalid_grant";
+    InvalidGrant,
     /// The authenticated client may not use this grant.
-    pub const UNAUTHORIZED_CLIENT: &str = "unauthorized_client";
+    UnauthorizedClient,
     /// Grant type not supported.
-    pub const UNSUPPORTED_GRANT_TYPE: &str = "unsupported_grant_type";
+    UnsupportedGrantType,
     /// Scope invalid, unknown or exceeding what is held.
-    pub const INVALID_SCOPE: &str = "invalid_scope";
-    /// The requested audience is not one the server issues for.
-    pub const INVALID_TARGET: &str = "invalid_target";
-    /// The resource owner or server denied the request.
-    pub const ACCESS_DENIED: &str = "access_denied";
-    /// The server failed.
-    pub const SERVER_ERROR: &str = "server_error";
+    InvalidScope,
+    /// RFC 8693: the requested audience is not one the server issues for.
+    InvalidTarget,
+    /// The resource owner or the server denied the request.
+    AccessDenied,
+    /// The server failed; details only in its logs.
+    ServerError,
     /// The server is not ready.
-    pub const TEMPORARILY_UNAVAILABLE: &str = "temporarily_unavailable";
+    TemporarilyUnavailable,
+}
+
+impl ErrorCode {
+    const ALL: [Self; 10] = [
+        Self::InvalidRequest,
+        Self::InvalidClient,
+        Self::InvalidGrant,
+        Self::UnauthorizedClient,
+        Self::UnsupportedGrantType,
+        Self::InvalidScope,
+        Self::InvalidTarget,
+        Self::AccessDenied,
+        Self::ServerError,
+        Self::TemporarilyUnavailable,
+    ];
+
+    /// The wire name (`error` member of the error response).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
+            Self::AccessDenied => "access_denied",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+
+    /// The code named `value`, if it is one of these.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|code| code.as_str() == value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_round_trip_through_their_wire_names() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+        }
+        assert_eq!(
+            ErrorCode::parse("invalid_grant"),
+            Some(ErrorCode::InvalidGrant)
+        );
+        assert_eq!(ErrorCode::parse("nope"), None);
+    }
 }

@@ -63,13 +63,10 @@ pub struct TokenResponse {
     /// `Bearer`.
     pub token_type: String,
     /// Lifetime in seconds.
-    #[serde(default)]
     pub expires_in: Option<u64>,
     /// Granted scopes.
-    #[serde(default)]
     pub scope: Option<String>,
     /// Token exchange: the type of the issued token.
-    #[serde(default)]
     pub issued_token_type: Option<String>,
 }
 
@@ -291,7 +288,6 @@ impl TokenClient {
             #[derive(Deserialize)]
             struct ErrorBody {
                 error: String,
-                #[serde(default)]
                 error_description: Option<String>,
             }
             return Err(match serde_json::from_slice::<ErrorBody>(&body) {

@@ -88,6 +88,12 @@ impl Caller {
             .cloned()
             .ok_or_else(|| Status::unauthenticated("missing credentials"))
     }
+
+    /// The caller of `request` and the request message.
+    pub fn split<T>(request: tonic::Request<T>) -> Result<(Self, T), Status> {
+        let caller = Self::from_request(&request)?;
+        Ok((caller, request.into_inner()))
+    }
 }
 
 /// A gRPC service (by path prefix) and the scope its callers need.

@@ -123,11 +123,15 @@ mod tests {
     }
 
     #[test]
-    fn lifetimes_add_hours_and_days_and_refuse_zero() {
+    fn lifetimes_accept_hours_and_days_and_refuse_zero_and_junk() {
+        assert_eq!(parse_lifetime("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_lifetime("2h"), Ok(Duration::from_secs(7200)));
-        assert_eq!(parse_lifetime("1d"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(parse_lifetime("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(
+            parse_lifetime("365d"),
+            Ok(Duration::from_secs(365 * 86_400))
+        );
         assert!(parse_lifetime("0s").unwrap_err().contains("positive"));
+        assert!(parse_lifetime("d").is_err());
         assert!(parse_lifetime("1w").unwrap_err().contains("unit"));
     }
 

@@ -3,8 +3,9 @@
 //! function, so the two services cannot drift apart.
 //!
 //! Each service flattens a [`ServiceConfig<S>`] into its own configuration. `S` names the
-//! service: the prefix of its environment variables (`ORDERS` reads `ORDERS_LISTEN`,
-//! `ORDERS_TOPIC`, ...) and the three defaults that differ (listen address, data directory,
+//! service ([`service_defaults!`](crate::service_defaults)): the prefix of its environment
+//! variables (`ORDERS` reads `ORDERS_LISTEN`, `ORDERS_TOPIC`, ...; its own settings use
+//! [`ServiceDefaults::env`] too) and the three defaults that differ (listen address, data directory,
 //! audience).
 
 use std::{fmt, marker::PhantomData, net::SocketAddr, path::PathBuf, time::Duration};
@@ -25,43 +26,75 @@ pub trait ServiceDefaults: Clone + fmt::Debug + Send + Sync + 'static {
     const DATA_DIR: &'static str;
     /// Default `--audience`.
     const AUDIENCE: &'static str;
+
+    /// The service's environment variable `<ENV_PREFIX>_<suffix>`.
+    fn env(suffix: &str) -> String {
+        format!("{}_{suffix}", Self::ENV_PREFIX)
+    }
 }
 
-/// The environment variable of the shared setting `suffix` for service `S`.
-fn env<S: ServiceDefaults>(suffix: &str) -> String {
-    format!("{}_{suffix}", S::ENV_PREFIX)
+/// Declares a service's [`ServiceDefaults`]: a unit type with the environment prefix and the
+/// defaults of the three settings that differ between services.
+///
+/// ```
+/// zte_runtime::service_defaults! {
+///     /// The example service: `EXAMPLE_LISTEN`, `EXAMPLE_TOPIC`, ...
+///     pub Example { env_prefix: "EXAMPLE", listen: "127.0.0.1:1", data_dir: "data/example", audience: "example-service" }
+/// }
+/// use zte_runtime::ServiceDefaults as _;
+/// assert_eq!(Example::env("LISTEN"), "EXAMPLE_LISTEN");
+/// ```
+#[macro_export]
+macro_rules! service_defaults {
+    ($(#[$doc:meta])* $vis:vis $name:ident {
+        env_prefix: $prefix:expr,
+        listen: $listen:expr,
+        data_dir: $data_dir:expr,
+        audience: $audience:expr $(,)?
+    }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        $vis struct $name;
+
+        impl $crate::ServiceDefaults for $name {
+            const ENV_PREFIX: &'static str = $prefix;
+            const LISTEN: &'static str = $listen;
+            const DATA_DIR: &'static str = $data_dir;
+            const AUDIENCE: &'static str = $audience;
+        }
+    };
 }
 
 /// The shared settings, read once at start from flags and environment variables (flags win).
 #[derive(Debug, Clone, Args)]
 pub struct ServiceConfig<S: ServiceDefaults> {
     /// gRPC listen address (port 0 picks a free port).
-    #[arg(long, env = env::<S>("LISTEN"), default_value = S::LISTEN)]
+    #[arg(long, env = S::env("LISTEN"), default_value = S::LISTEN)]
     pub listen: SocketAddr,
     /// Kafka bootstrap servers (host:port[,host:port]).
-    #[arg(long, env = env::<S>("KAFKA_BOOTSTRAP"), default_value = "127.0.0.1:19092")]
+    #[arg(long, env = S::env("KAFKA_BOOTSTRAP"), default_value = "127.0.0.1:19092")]
     pub kafka_bootstrap: String,
     /// Topic carrying OrderCreated events.
-    #[arg(long, env = env::<S>("TOPIC"), default_value = "orders.order-created.v1")]
+    #[arg(long, env = S::env("TOPIC"), default_value = "orders.order-created.v1")]
     pub topic: String,
     /// Directory holding the SQLite database (created if missing).
-    #[arg(long, env = env::<S>("DATA_DIR"), default_value = S::DATA_DIR)]
+    #[arg(long, env = S::env("DATA_DIR"), default_value = S::DATA_DIR)]
     pub data_dir: PathBuf,
     /// Token issuer URL; tokens must carry exactly this `iss`.
-    #[arg(long, env = env::<S>("ISSUER"), default_value = "http://127.0.0.1:18080")]
+    #[arg(long, env = S::env("ISSUER"), default_value = "http://127.0.0.1:18080")]
     pub issuer: String,
     /// JWKS URL (default: `{issuer}/jwks`).
-    #[arg(long, env = env::<S>("JWKS_URI"))]
+    #[arg(long, env = S::env("JWKS_URI"))]
     pub jwks_uri: Option<String>,
     /// Audience every accepted token must name.
-    #[arg(long, env = env::<S>("AUDIENCE"), default_value = S::AUDIENCE)]
+    #[arg(long, env = S::env("AUDIENCE"), default_value = S::AUDIENCE)]
     pub audience: String,
     /// Minimum time between JWKS refetches caused by unknown key ids (e.g. `10s`, `500ms`).
-    #[arg(long, env = env::<S>("JWKS_REFRESH_COOLDOWN"), default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = S::env("JWKS_REFRESH_COOLDOWN"), default_value = "10s", value_parser = parse_duration)]
     pub jwks_refresh_cooldown: Duration,
     /// Upper bound on a graceful shutdown: in-flight calls and records finish, Kafka clients
     /// flush and commit, within this time.
-    #[arg(long, env = env::<S>("SHUTDOWN_TIMEOUT"), default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = S::env("SHUTDOWN_TIMEOUT"), default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
     #[arg(skip)]
     service: PhantomData<S>,
@@ -101,14 +134,8 @@ mod tests {
     use super::*;
     use crate::env_vars;
 
-    #[derive(Debug, Clone)]
-    struct Test;
-
-    impl ServiceDefaults for Test {
-        const ENV_PREFIX: &'static str = "TEST";
-        const LISTEN: &'static str = "127.0.0.1:1";
-        const DATA_DIR: &'static str = "data/test";
-        const AUDIENCE: &'static str = "test-service";
+    crate::service_defaults! {
+        Test { env_prefix: "TEST", listen: "127.0.0.1:1", data_dir: "data/test", audience: "test-service" }
     }
 
     #[derive(Debug, Parser)]
@@ -138,20 +165,11 @@ mod tests {
 
     #[test]
     fn every_shared_setting_reads_a_prefixed_environment_variable() {
-        let names = env_vars(&<Cli as clap::CommandFactory>::command());
+        let names = env_vars(&<Cli as clap::CommandFactory>::command()).join(" ");
         assert_eq!(
             names,
-            [
-                "TEST_AUDIENCE",
-                "TEST_DATA_DIR",
-                "TEST_ISSUER",
-                "TEST_JWKS_REFRESH_COOLDOWN",
-                "TEST_JWKS_URI",
-                "TEST_KAFKA_BOOTSTRAP",
-                "TEST_LISTEN",
-                "TEST_SHUTDOWN_TIMEOUT",
-                "TEST_TOPIC",
-            ]
+            "TEST_AUDIENCE TEST_DATA_DIR TEST_ISSUER TEST_JWKS_REFRESH_COOLDOWN TEST_JWKS_URI \
+             TEST_KAFKA_BOOTSTRAP TEST_LISTEN TEST_SHUTDOWN_TIMEOUT TEST_TOPIC"
         );
     }
 
