@@ -203,27 +203,27 @@ impl OrderStore {
         user_id: &str,
         request_id: &str,
     ) -> Result<Option<StoredOrder>, StoreError> {
-        let (user_id, request_id) = (user_id.to_owned(), request_id.to_owned());
-        self.run(move |conn| {
-            conn.query_row(
-                &format!("SELECT {COLUMNS} FROM orders WHERE user_id = ?1 AND request_id = ?2"),
-                params![user_id, request_id],
-                raw_row,
-            )
-            .optional()?
-            .map(decode_row)
-            .transpose()
-        })
-        .await
+        let keys = [user_id.to_owned(), request_id.to_owned()];
+        self.find_where("user_id = ?1 AND request_id = ?2", keys)
+            .await
     }
 
     /// The order with this id, in any status.
     pub async fn find(&self, order_id: &str) -> Result<Option<StoredOrder>, StoreError> {
-        let order_id = order_id.to_owned();
+        self.find_where("order_transaction_id = ?1", [order_id.to_owned()])
+            .await
+    }
+
+    /// The one row matching `condition` (a `WHERE` clause over `keys`), in any status.
+    async fn find_where<const N: usize>(
+        &self,
+        condition: &'static str,
+        keys: [String; N],
+    ) -> Result<Option<StoredOrder>, StoreError> {
         self.run(move |conn| {
             conn.query_row(
-                &format!("SELECT {COLUMNS} FROM orders WHERE order_transaction_id = ?1"),
-                params![order_id],
+                &format!("SELECT {COLUMNS} FROM orders WHERE {condition}"),
+                rusqlite::params_from_iter(keys),
                 raw_row,
             )
             .optional()?
