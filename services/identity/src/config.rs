@@ -179,7 +179,7 @@ mod tests {
         assert_eq!(parsed.key_reload_interval, local.key_reload_interval);
         assert_eq!(parsed.event_token_lifetime, local.event_token_lifetime);
         assert_eq!(
-            zte_runtime::cli::print_env_lines::<Cli>().join(" "),
+            zte_runtime::env_vars(&<Cli as clap::CommandFactory>::command()).join(" "),
             "IDENTITY_CLIENTS_FILE IDENTITY_DATA_DIR IDENTITY_DEMO IDENTITY_EVENT_TOKEN_LIFETIME \
              IDENTITY_ISSUER IDENTITY_KEY_BITS IDENTITY_KEY_RELOAD_INTERVAL IDENTITY_LEEWAY \
              IDENTITY_LISTEN IDENTITY_ORDERS_CLIENT_JWK IDENTITY_SHUTDOWN_TIMEOUT \

@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn print_env_lists_every_variable_of_serving_and_keygen() {
         assert_eq!(
-            zte_runtime::cli::print_env_lines::<Cli>().join(" "),
+            zte_runtime::env_vars(&<Cli as clap::CommandFactory>::command()).join(" "),
             "LOG_FORMAT ORDERS_AUDIENCE ORDERS_CLIENT_ID ORDERS_CLIENT_KEY ORDERS_DATA_DIR \
              ORDERS_IDENTITY_TIMEOUT ORDERS_ISSUER ORDERS_JWKS_REFRESH_COOLDOWN ORDERS_JWKS_URI \
              ORDERS_KAFKA_BOOTSTRAP ORDERS_LISTEN ORDERS_PUBLISH_TIMEOUT ORDERS_SHUTDOWN_TIMEOUT \

@@ -157,7 +157,7 @@ mod tests {
     #[test]
     fn print_env_lists_the_shared_and_the_payments_variables() {
         assert_eq!(
-            zte_runtime::cli::print_env_lines::<Cli>().join(" "),
+            zte_runtime::env_vars(&<Cli as clap::CommandFactory>::command()).join(" "),
             "LOG_FORMAT PAYMENTS_AUDIENCE PAYMENTS_DATA_DIR PAYMENTS_DLQ_TOPIC PAYMENTS_GROUP_ID \
              PAYMENTS_ISSUER PAYMENTS_JWKS_REFRESH_COOLDOWN PAYMENTS_JWKS_URI \
              PAYMENTS_KAFKA_BOOTSTRAP PAYMENTS_LISTEN PAYMENTS_MAX_RECORD_BYTES \

@@ -25,37 +25,31 @@ pub struct PrintEnv {
 }
 
 /// Every environment variable `command` (or one of its subcommands) reads through an
-/// argument's `env`, sorted, each once.
+/// argument's `env`, and the logging variables ([`crate::telemetry::ENV_VARS`]), sorted,
+/// each once: what `<binary> --print-env` prints.
 pub fn env_vars(command: &Command) -> Vec<String> {
     fn collect(command: &Command, names: &mut BTreeSet<String>) {
-        for arg in command.get_arguments() {
-            if let Some(name) = arg.get_env() {
-                names.insert(name.to_string_lossy().into_owned());
-            }
-        }
+        let own = command.get_arguments().filter_map(|arg| arg.get_env());
+        names.extend(own.map(|name| name.to_string_lossy().into_owned()));
         for subcommand in command.get_subcommands() {
             collect(subcommand, names);
         }
     }
-    let mut names = BTreeSet::new();
+    let mut names = crate::telemetry::ENV_VARS
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
     collect(command, &mut names);
     names.into_iter().collect()
 }
 
-/// What `<binary> --print-env` prints: [`env_vars`] of `C` and the logging variables.
-pub fn print_env_lines<C: Parser>() -> Vec<String> {
-    let mut names: BTreeSet<String> = env_vars(&C::command()).into_iter().collect();
-    names.extend(crate::telemetry::ENV_VARS.map(str::to_owned));
-    names.into_iter().collect()
-}
-
 /// Parses the process's command line into `C` (exiting with clap's message on an error, as
-/// `C::parse()` does). `<binary> --print-env` alone prints [`print_env_lines`] and exits 0
+/// `C::parse()` does). `<binary> --print-env` alone prints [`env_vars`] and exits 0
 /// (1 if the list could not be written whole).
 pub fn parse_args<C: Parser>() -> C {
     if is_print_env(std::env::args_os()) {
         let mut out = std::io::stdout().lock();
-        let written = print_env_lines::<C>()
+        let written = env_vars(&C::command())
             .iter()
             .try_for_each(|name| writeln!(out, "{name}"))
             .and_then(|()| out.flush());
@@ -115,10 +109,6 @@ mod tests {
     fn env_vars_walk_arguments_and_subcommands_once_each() {
         assert_eq!(
             env_vars(&<Cli as clap::CommandFactory>::command()),
-            ["APP_KEY", "APP_LISTEN"]
-        );
-        assert_eq!(
-            print_env_lines::<Cli>(),
             ["APP_KEY", "APP_LISTEN", "LOG_FORMAT", "RUST_LOG"]
         );
     }

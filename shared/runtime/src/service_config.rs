@@ -168,8 +168,8 @@ mod tests {
         let names = env_vars(&<Cli as clap::CommandFactory>::command()).join(" ");
         assert_eq!(
             names,
-            "TEST_AUDIENCE TEST_DATA_DIR TEST_ISSUER TEST_JWKS_REFRESH_COOLDOWN TEST_JWKS_URI \
-             TEST_KAFKA_BOOTSTRAP TEST_LISTEN TEST_SHUTDOWN_TIMEOUT TEST_TOPIC"
+            "LOG_FORMAT RUST_LOG TEST_AUDIENCE TEST_DATA_DIR TEST_ISSUER TEST_JWKS_REFRESH_COOLDOWN \
+             TEST_JWKS_URI TEST_KAFKA_BOOTSTRAP TEST_LISTEN TEST_SHUTDOWN_TIMEOUT TEST_TOPIC"
         );
     }
 
