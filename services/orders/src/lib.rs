@@ -1,7 +1,7 @@
 //! The Orders service: `orders.v1.OrdersService` over gRPC, and the publisher of
 //! token-bound `OrderCreated` events.
 //!
-//! Every call is authenticated ([`zte_auth::AuthLayer`], scope `orders`). CreateOrder
+//! Every call is authenticated ([`zte_grpc::AuthLayer`], scope `orders`). CreateOrder
 //! validates, encodes the event once, exchanges the caller's token for an event token bound
 //! to the hash of those bytes, writes an outbox row, publishes to Kafka with an idempotent
 //! producer and waits for the delivery report before the order becomes visible.
@@ -13,7 +13,8 @@
 //! - [`publisher`]: the Kafka producer.
 //! - [`token`]: the event-token issuer (RFC 8693 token exchange).
 //! - [`service`]: the gRPC handlers; [`error`]: the one mapping to `tonic::Status`.
-//! - [`app`]: building and running the server (health, reflection, shutdown).
+//! - [`app`]: building and running the service on the `zte-grpc` skeleton (health,
+//!   reflection, request spans) and `zte_runtime::Shutdown` (drain deadline, producer flush).
 
 pub mod app;
 pub mod config;
