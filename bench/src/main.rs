@@ -29,11 +29,12 @@ use anyhow::Context as _;
 use clap::Parser;
 use hdrhistogram::Histogram;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use tonic::transport::Channel;
 use zte_auth::{AccessTokenClaims, SigningKey, jws};
-use zte_e2e::{
-    DEMO_USERS, Stack,
-    client::{create_order, list_payments, order_request},
+use zte_e2e::Stack;
+use zte_testkit::{
+    clients::{OrdersClient, PaymentsClient, order_request},
+    events::order_created,
+    tokens::{DEMO_USERS, event_claims},
 };
 
 /// Measures the order → payment flow against its ceilings.
@@ -109,8 +110,8 @@ async fn main() -> anyhow::Result<()> {
     for (user, password) in DEMO_USERS {
         tokens.push(stack.user_token(user, password).await?);
     }
-    let orders = stack.orders_channel().await?;
-    let payments = stack.payments_channel().await?;
+    let orders = stack.orders_client().await?;
+    let payments = stack.payments_client().await?;
     let phase_args = PhaseArgs {
         clients: args.clients,
         warmup: Duration::from_secs(args.warmup),
@@ -246,20 +247,7 @@ fn parallel_rate(
 }
 
 fn sample_claims() -> AccessTokenClaims {
-    AccessTokenClaims::issued(
-        "http://bench",
-        "demouser",
-        &[],
-        "trigger_payments",
-        "orders-service",
-        zte_auth::unix_now(),
-        Duration::from_secs(3_600),
-    )
-    .for_event(
-        "payments-service",
-        &uuid::Uuid::new_v4().to_string(),
-        &"0".repeat(64),
-    )
+    event_claims("http://bench", &order_created("demouser"), &"0".repeat(64))
 }
 
 /// Records/s of the idempotent producer with the Orders settings, each send awaited
@@ -267,7 +255,7 @@ fn sample_claims() -> AccessTokenClaims {
 /// topic like the event topic.
 async fn kafka_ceiling(bootstrap: &str, window: Duration) -> anyhow::Result<f64> {
     let topic = zte_testkit::unique_name("bench-producer");
-    zte_testkit::create_topic(bootstrap, &topic, 3).await?;
+    zte_testkit::kafka::create_topic(bootstrap, &topic, 3).await?;
     let producer: FutureProducer =
         zte_runtime::idempotent_producer_config(bootstrap, "bench", Duration::from_secs(30))
             .create()?;
@@ -402,8 +390,8 @@ impl Phase {
 /// Runs one load phase: `clients` loops of CreateOrder, closed-loop (`rate` None) or paced
 /// open-loop at `rate` orders/s overall; then waits for the payments.
 async fn phase(
-    orders: &Channel,
-    payments: &Channel,
+    orders: &OrdersClient,
+    payments: &PaymentsClient,
     tokens: &[String],
     processes: &Processes,
     args: &PhaseArgs,
@@ -447,8 +435,9 @@ async fn phase(
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let result =
-                    create_order(&orders, &token, order_request(&[("SKU-BENCH", 2, 1_999)])).await;
+                let result = orders
+                    .create_order(&token, order_request(&[("SKU-BENCH", 2, 1_999)]))
+                    .await;
                 let done = Instant::now();
                 let measured = done >= measure_from && done <= measure_to;
                 match result {
@@ -498,7 +487,7 @@ async fn phase(
     let mut found = HashMap::new();
     loop {
         for token in tokens {
-            for payment in list_payments(payments, token).await? {
+            for payment in payments.all_payments(token).await? {
                 if wanted.contains(payment.order_transaction_id.as_str()) {
                     found.insert(payment.order_transaction_id.clone(), payment);
                 }

@@ -1,0 +1,152 @@
+//! The Orders service in-process: port 0, a fresh data directory, a fresh topic on the real
+//! broker, the shared `orders-service` client key; one method per RPC through
+//! [`OrdersClient`] (`app.create_order(&token, request)`).
+
+use std::{net::SocketAddr, ops::Deref, path::PathBuf, sync::Arc, time::Duration};
+
+use orders::{Application, OrdersConfig, OrdersError};
+use rdkafka::consumer::StreamConsumer;
+use tempfile::TempDir;
+use tokio::{sync::oneshot, task::JoinHandle};
+use tonic_health::pb::health_check_response::ServingStatus;
+use zte_proto::orders::v1::SERVICE_NAME;
+
+use crate::{clients::OrdersClient, kafka, tokens::orders_client_key, wait};
+
+/// An Orders configuration for a test, before the app starts: adjust `config`, or prepare its
+/// data directory, then [`Self::spawn`].
+#[derive(Debug)]
+pub struct OrdersSetup {
+    /// The configuration the app will run with.
+    pub config: OrdersConfig,
+    dir: Arc<TempDir>,
+}
+
+impl OrdersSetup {
+    /// Port 0, a fresh one-partition topic, a data directory in a fresh temp dir, tokens from
+    /// `issuer`, a short JWKS refresh cooldown.
+    pub async fn new(issuer: &str) -> Self {
+        let dir = tempfile::tempdir().expect("creating a temp dir");
+        let mut config = OrdersConfig::with_defaults(issuer, dir.path().join("orders"));
+        config.listen = "127.0.0.1:0".parse().expect("a socket address");
+        config.kafka_bootstrap = kafka::bootstrap();
+        config.topic = kafka::fresh_topic("orders-test", 1).await;
+        config.jwks_refresh_cooldown = Duration::from_millis(200);
+        config.shutdown_timeout = Duration::from_secs(5);
+        Self {
+            config,
+            dir: Arc::new(dir),
+        }
+    }
+
+    /// Builds and starts the app; the shared client key is written to its key path unless a
+    /// key is there already.
+    pub async fn spawn(&self) -> OrdersApp {
+        crate::init_test_logging();
+        let config = self.config.clone();
+        std::fs::create_dir_all(&config.data_dir).expect("creating the data dir");
+        let key_path = config.client_key_path();
+        if !key_path.exists() {
+            orders_client_key()
+                .store(&key_path)
+                .expect("storing the client key");
+        }
+        let app = Application::build(config.clone())
+            .await
+            .expect("building the Orders app");
+        let addr = app.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        let channel = crate::clients::channel(addr)
+            .await
+            .expect("connecting to Orders");
+        OrdersApp {
+            addr,
+            topic: config.topic,
+            data_dir: config.data_dir,
+            client: OrdersClient::new(channel),
+            stop: Some(stop),
+            task: Some(task),
+            _dir: self.dir.clone(),
+        }
+    }
+}
+
+/// A running Orders service; the RPCs are its [`OrdersClient`] methods. Aborted when dropped.
+#[derive(Debug)]
+pub struct OrdersApp {
+    /// gRPC address.
+    pub addr: SocketAddr,
+    /// The event topic.
+    pub topic: String,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    client: OrdersClient,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), OrdersError>>>,
+    _dir: Arc<TempDir>,
+}
+
+impl OrdersApp {
+    /// Orders with tokens from `issuer` and every default of [`OrdersSetup::new`].
+    pub async fn spawn(issuer: &str) -> Self {
+        OrdersSetup::new(issuer).await.spawn().await
+    }
+
+    /// A client to hand to other tasks.
+    pub fn client(&self) -> OrdersClient {
+        self.client.clone()
+    }
+
+    /// A consumer reading this app's topic from the beginning.
+    pub fn consumer(&self) -> StreamConsumer {
+        kafka::consumer_from_start(&kafka::bootstrap(), &self.topic)
+            .expect("creating a test consumer")
+    }
+
+    /// The readiness of `orders.v1.OrdersService` (its gRPC health status).
+    pub async fn readiness(&self) -> ServingStatus {
+        wait::grpc_health(self.addr, SERVICE_NAME)
+            .await
+            .expect("a health answer")
+    }
+
+    /// The liveness of the server as a whole (health status of `""`).
+    pub async fn liveness(&self) -> ServingStatus {
+        wait::grpc_health(self.addr, "")
+            .await
+            .expect("a health answer")
+    }
+
+    /// Stops the service gracefully and waits for it (within 30 s).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(30), task)
+                .await
+                .expect("shutdown within the deadline")
+                .expect("the app task")
+                .expect("a clean shutdown");
+        }
+    }
+}
+
+impl Deref for OrdersApp {
+    type Target = OrdersClient;
+
+    fn deref(&self) -> &OrdersClient {
+        &self.client
+    }
+}
+
+impl Drop for OrdersApp {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
