@@ -28,6 +28,14 @@ fn vectors() -> Vec<Value> {
         .clone()
 }
 
+/// The vector named `name`.
+fn vector(name: &str) -> Value {
+    vectors()
+        .into_iter()
+        .find(|v| v["name"] == name)
+        .unwrap_or_else(|| panic!("vector {name} exists"))
+}
+
 fn string(v: &Value, key: &str) -> String {
     v[key]
         .as_str()
@@ -154,10 +162,7 @@ fn decoding_each_vector_gives_back_its_fields() {
 /// so a regenerated file cannot silently drift with the encoder.
 #[test]
 fn single_item_vector_matches_the_hand_encoded_wire_format() {
-    let v = vectors()
-        .into_iter()
-        .find(|v| v["name"] == "single_item_zero_nanos")
-        .expect("vector single_item_zero_nanos exists");
+    let v = vector("single_item_zero_nanos");
     let mut expected = Vec::new();
     let id = b"0b6f1c1e-4e0e-4d59-9a53-2c2b8f0b7f43";
     expected.extend([0x0a, 36]);
@@ -179,10 +184,7 @@ fn single_item_vector_matches_the_hand_encoded_wire_format() {
 
 #[test]
 fn empty_message_vector_hashes_to_the_sha256_of_nothing() {
-    let v = vectors()
-        .into_iter()
-        .find(|v| v["name"] == "no_fields_set")
-        .expect("vector no_fields_set exists");
+    let v = vector("no_fields_set");
     assert_eq!(string(&v, "encoded_hex"), "");
     assert_eq!(
         string(&v, "sha256"),
