@@ -70,12 +70,7 @@ async fn kill_9_mid_stream_loses_nothing_and_pays_nothing_twice() {
     let tokens = TokenService::start().await;
     let setup = PaymentsSetup::new(&tokens.issuer, 3).await;
     let events: Vec<Event> = (0..EVENTS).map(|_| tokens.event(USER)).collect();
-    let producer = kafka::producer(&kafka::bootstrap());
-    for event in &events {
-        kafka::produce(&producer, setup.topic(), &event.record())
-            .await
-            .unwrap();
-    }
+    setup.publish(&events).await;
     let db = PaymentStore::open(&setup.config.database_path())
         .await
         .unwrap();

@@ -41,7 +41,16 @@ async fn build() -> anyhow::Result<HashMap<String, PathBuf>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
     let profile = profile()?;
     let manifest = zte_testkit::repo_root().join("Cargo.toml");
-    let output = Command::new(&cargo)
+    let mut command = Command::new(&cargo);
+    // `cargo test` describes the test's own package in the environment (CARGO_MANIFEST_DIR,
+    // CARGO_PKG_NAME, ...). Some build scripts (ring's) rerun when those change, so passing them
+    // on would rebuild those crates here, and again in the next `cargo test`.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_for_the_test) {
+            command.env_remove(name);
+        }
+    }
+    let output = command
         .args(BUILD_ARGS)
         .args([
             "--profile",
@@ -78,6 +87,23 @@ async fn build() -> anyhow::Result<HashMap<String, PathBuf>> {
         }
     }
     Ok(binaries)
+}
+
+/// True for the variables Cargo sets for the process it runs (a test), as opposed to the ones
+/// a user sets to configure Cargo (CARGO_HOME, CARGO_TARGET_DIR, CARGO_PROFILE_*, ...).
+fn set_by_cargo_for_the_test(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
 }
 
 /// The Cargo profile the running executable was built with, from its directory:

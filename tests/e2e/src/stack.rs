@@ -123,27 +123,9 @@ impl Stack {
         let client_jwk = config.root.join("orders/client-jwk.json");
         keygen(&client_key, &client_jwk).await?;
 
-        let identity = ServiceProcess::spawn(
-            "identity",
-            binary("identity").await?,
-            identity_args(&config, &client_jwk),
-            vec![],
-            logs.join("identity.log"),
-        )?;
-        let payments = ServiceProcess::spawn(
-            "payments",
-            binary("payments").await?,
-            payments_args(&config),
-            vec![],
-            logs.join("payments.log"),
-        )?;
-        let orders = ServiceProcess::spawn(
-            "orders",
-            binary("orders").await?,
-            orders_args(&config, &client_key),
-            vec![],
-            logs.join("orders.log"),
-        )?;
+        let identity = start(&logs, "identity", identity_args(&config, &client_jwk)).await?;
+        let payments = start(&logs, "payments", payments_args(&config)).await?;
+        let orders = start(&logs, "orders", orders_args(&config, &client_key)).await?;
         let stack = Self {
             config,
             identity,
@@ -206,6 +188,12 @@ impl Stack {
     }
 }
 
+/// Starts the service binary `name` with `args`, logging to `<logs>/<name>.log`.
+async fn start(logs: &Path, name: &str, args: Vec<String>) -> anyhow::Result<ServiceProcess> {
+    let log = logs.join(format!("{name}.log"));
+    ServiceProcess::spawn(name, binary(name).await?, args, vec![], log)
+}
+
 /// Runs `orders keygen` to create the Orders client key and its public JWK.
 pub async fn keygen(client_key: &Path, public_jwk: &Path) -> anyhow::Result<()> {
     let output = Command::new(binary("orders").await?)
@@ -225,60 +213,58 @@ pub async fn keygen(client_key: &Path, public_jwk: &Path) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn s(value: impl ToString) -> String {
-    value.to_string()
+/// `--name value` pairs as arguments.
+fn flags(pairs: Vec<(&str, String)>) -> Vec<String> {
+    pairs
+        .into_iter()
+        .flat_map(|(name, value)| [name.to_owned(), value])
+        .collect()
 }
 
 fn identity_args(config: &StackConfig, client_jwk: &Path) -> Vec<String> {
+    let mut args = flags(vec![
+        ("--listen", config.identity_addr.to_string()),
+        ("--issuer", config.issuer()),
+        ("--data-dir", config.identity_dir().display().to_string()),
+        ("--orders-client-jwk", client_jwk.display().to_string()),
+    ]);
+    args.push("--demo".into());
+    args
+}
+
+/// The flags Orders and Payments share: address, broker, topic, data directory, issuer.
+fn kafka_service_flags<'a>(
+    config: &StackConfig,
+    name: &str,
+    listen: SocketAddr,
+) -> Vec<(&'a str, String)> {
     vec![
-        s("--listen"),
-        s(config.identity_addr),
-        s("--issuer"),
-        config.issuer(),
-        s("--data-dir"),
-        s(config.identity_dir().display()),
-        s("--demo"),
-        s("--orders-client-jwk"),
-        s(client_jwk.display()),
+        ("--listen", listen.to_string()),
+        ("--kafka-bootstrap", config.kafka.clone()),
+        ("--topic", config.topic.clone()),
+        ("--data-dir", config.root.join(name).display().to_string()),
+        ("--issuer", config.issuer()),
     ]
 }
 
 fn payments_args(config: &StackConfig) -> Vec<String> {
-    vec![
-        s("--listen"),
-        s(config.payments_addr),
-        s("--kafka-bootstrap"),
-        config.kafka.clone(),
-        s("--topic"),
-        config.topic.clone(),
-        s("--dlq-topic"),
-        config.dlq_topic.clone(),
-        s("--group-id"),
-        config.group.clone(),
-        s("--data-dir"),
-        s(config.root.join("payments").display()),
-        s("--issuer"),
-        config.issuer(),
-        s("--jwks-refresh-cooldown"),
-        s("1s"),
-    ]
+    let mut pairs = kafka_service_flags(config, "payments", config.payments_addr);
+    pairs.extend([
+        ("--dlq-topic", config.dlq_topic.clone()),
+        ("--group-id", config.group.clone()),
+        ("--jwks-refresh-cooldown", "1s".to_owned()),
+    ]);
+    flags(pairs)
 }
 
 fn orders_args(config: &StackConfig, client_key: &Path) -> Vec<String> {
-    vec![
-        s("--listen"),
-        s(config.orders_addr),
-        s("--kafka-bootstrap"),
-        config.kafka.clone(),
-        s("--topic"),
-        config.topic.clone(),
-        s("--data-dir"),
-        s(config.root.join("orders").display()),
-        s("--issuer"),
-        config.issuer(),
-        s("--client-key"),
-        s(client_key.display()),
-        s("--publish-timeout"),
-        format!("{}ms", config.publish_timeout.as_millis()),
-    ]
+    let mut pairs = kafka_service_flags(config, "orders", config.orders_addr);
+    pairs.extend([
+        ("--client-key", client_key.display().to_string()),
+        (
+            "--publish-timeout",
+            format!("{}ms", config.publish_timeout.as_millis()),
+        ),
+    ]);
+    flags(pairs)
 }

@@ -8,7 +8,7 @@ use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use zte_e2e::{PrivateBroker, Stack};
 use zte_testkit::{
-    clients::order_request,
+    clients::{order_ids_paid_once, order_request},
     events::{Event, order_created},
     forge, kafka,
     tokens::DEMO_USERS,
@@ -24,21 +24,10 @@ async fn assert_paid_exactly_once(
     expected: &HashSet<String>,
 ) -> anyhow::Result<()> {
     let payments = stack.payments_client().await?;
-    let listed = zte_testkit::wait_until(
-        &format!("{} payments", expected.len()),
-        PAY_TIMEOUT,
-        || async {
-            let listed = payments.all_payments(token).await.ok()?;
-            (listed.len() >= expected.len()).then_some(listed)
-        },
-    )
-    .await?;
-    let ids: Vec<String> = listed
-        .iter()
-        .map(|p| p.order_transaction_id.clone())
-        .collect();
-    let unique: HashSet<String> = ids.iter().cloned().collect();
-    assert_eq!(ids.len(), unique.len(), "an order was paid twice");
+    let listed = payments
+        .wait_payments(token, expected.len(), PAY_TIMEOUT)
+        .await?;
+    let unique = order_ids_paid_once(&listed, "the user");
     assert_eq!(
         &unique, expected,
         "payments are exactly the acknowledged orders"
@@ -96,12 +85,7 @@ async fn kafka_outage_fails_calls_unavailable_and_loses_no_acknowledged_order() 
         }
     }
     assert_eq!(refused, 3);
-    let visible_during: HashSet<String> = orders
-        .all_orders(&token)
-        .await?
-        .into_iter()
-        .map(|o| o.order_transaction_id)
-        .collect();
+    let visible_during: HashSet<String> = orders.all_order_ids(&token).await?;
     assert_eq!(
         visible_during, acknowledged,
         "no refused order is visible during the outage"
@@ -145,12 +129,7 @@ async fn kafka_outage_fails_calls_unavailable_and_loses_no_acknowledged_order() 
         settled.is_err(),
         "a refused order was paid after the outage: {settled:?}"
     );
-    let visible: HashSet<String> = orders
-        .all_orders(&token)
-        .await?
-        .into_iter()
-        .map(|o| o.order_transaction_id)
-        .collect();
+    let visible: HashSet<String> = orders.all_order_ids(&token).await?;
     assert_eq!(visible, acknowledged, "no refused order is visible");
     Ok(())
 }

@@ -4,7 +4,10 @@
 use std::{collections::HashSet, time::Duration};
 
 use zte_e2e::Stack;
-use zte_testkit::{clients::order_request, tokens::DEMO_USERS};
+use zte_testkit::{
+    clients::{order_ids_paid_once, order_request},
+    tokens::DEMO_USERS,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn happy_path_user_token_to_order_to_payment() -> anyhow::Result<()> {
@@ -83,33 +86,13 @@ async fn hundred_concurrent_orders_from_two_users_are_paid_exactly_once_each() -
             .filter(|(owner, _)| owner == user)
             .map(|(_, o)| o.order_transaction_id.clone())
             .collect();
-        let paid = zte_testkit::wait_until(
-            &format!("{} payments for {user}", mine.len()),
-            Duration::from_secs(120),
-            || async {
-                let listed = payments.all_payments(token).await.ok()?;
-                (listed.len() >= mine.len()).then_some(listed)
-            },
-        )
-        .await?;
-        let paid_ids: Vec<String> = paid
-            .iter()
-            .map(|p| p.order_transaction_id.clone())
-            .collect();
-        let unique: HashSet<String> = paid_ids.iter().cloned().collect();
-        assert_eq!(
-            paid_ids.len(),
-            unique.len(),
-            "{user}: an order was paid twice"
-        );
+        let paid = payments
+            .wait_payments(token, mine.len(), Duration::from_secs(120))
+            .await?;
+        let unique = order_ids_paid_once(&paid, user);
         assert_eq!(unique, mine, "{user} sees exactly their own payments");
         assert!(paid.iter().all(|p| p.user_id == *user));
-        let listed: HashSet<String> = orders
-            .all_orders(token)
-            .await?
-            .into_iter()
-            .map(|o| o.order_transaction_id)
-            .collect();
+        let listed: HashSet<String> = orders.all_order_ids(token).await?;
         assert_eq!(listed, mine, "{user} sees exactly their own orders");
     }
     Ok(())

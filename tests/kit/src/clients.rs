@@ -1,7 +1,7 @@
 //! gRPC clients of Orders and Payments with one method per RPC, each taking the caller's bearer
 //! token, for the in-process apps and the real binaries alike.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{collections::HashSet, future::Future, net::SocketAddr, time::Duration};
 
 use tonic::{Request, Status, transport::Channel};
 use zte_proto::{
@@ -57,6 +57,29 @@ pub fn order_request(items: &[(&str, u32, i64)]) -> CreateOrderRequest {
     }
 }
 
+/// `value`, or `INTERNAL` naming the `field` the answer lacks.
+fn required<T>(value: Option<T>, field: &str) -> Result<T, Status> {
+    value.ok_or_else(|| Status::internal(format!("no {field} in response")))
+}
+
+/// Every item of a paged List RPC: `page(page_token)` answers one page of up to 100 items and
+/// the next page token (empty after the last page).
+async fn all_pages<T, Fut>(mut page: impl FnMut(String) -> Fut) -> Result<Vec<T>, Status>
+where
+    Fut: Future<Output = Result<(Vec<T>, String), Status>>,
+{
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let (items, next) = page(page_token).await?;
+        all.extend(items);
+        if next.is_empty() {
+            return Ok(all);
+        }
+        page_token = next;
+    }
+}
+
 /// `orders.v1.OrdersService`, one method per RPC.
 #[derive(Debug, Clone)]
 pub struct OrdersClient(OrdersServiceClient<Channel>);
@@ -74,10 +97,7 @@ impl OrdersClient {
         request: CreateOrderRequest,
     ) -> Result<Order, Status> {
         let response = self.0.clone().create_order(authed(request, token)).await?;
-        response
-            .into_inner()
-            .order
-            .ok_or_else(|| Status::internal("no order in response"))
+        required(response.into_inner().order, "order")
     }
 
     /// GetOrder of `id`.
@@ -86,10 +106,7 @@ impl OrdersClient {
             order_transaction_id: id.to_owned(),
         };
         let response = self.0.clone().get_order(authed(request, token)).await?;
-        response
-            .into_inner()
-            .order
-            .ok_or_else(|| Status::internal("no order in response"))
+        required(response.into_inner().order, "order")
     }
 
     /// ListOrders: one page.
@@ -104,20 +121,21 @@ impl OrdersClient {
 
     /// ListOrders, following the pages: every order of the caller, newest first.
     pub async fn all_orders(&self, token: &str) -> Result<Vec<Order>, Status> {
-        let mut all = Vec::new();
-        let mut page_token = String::new();
-        loop {
+        all_pages(|page_token| async move {
             let request = ListOrdersRequest {
                 page_size: 100,
                 page_token,
             };
             let page = self.list_orders(token, request).await?;
-            all.extend(page.orders);
-            if page.next_page_token.is_empty() {
-                return Ok(all);
-            }
-            page_token = page.next_page_token;
-        }
+            Ok((page.orders, page.next_page_token))
+        })
+        .await
+    }
+
+    /// The ids of every order of the caller.
+    pub async fn all_order_ids(&self, token: &str) -> Result<HashSet<String>, Status> {
+        let orders = self.all_orders(token).await?;
+        Ok(orders.into_iter().map(|o| o.order_transaction_id).collect())
     }
 }
 
@@ -137,10 +155,7 @@ impl PaymentsClient {
             order_transaction_id: id.to_owned(),
         };
         let response = self.0.clone().get_payment(authed(request, token)).await?;
-        response
-            .into_inner()
-            .payment
-            .ok_or_else(|| Status::internal("no payment in response"))
+        required(response.into_inner().payment, "payment")
     }
 
     /// ListPayments: one page.
@@ -155,20 +170,15 @@ impl PaymentsClient {
 
     /// ListPayments, following the pages: every payment of the caller, newest first.
     pub async fn all_payments(&self, token: &str) -> Result<Vec<Payment>, Status> {
-        let mut all = Vec::new();
-        let mut page_token = String::new();
-        loop {
+        all_pages(|page_token| async move {
             let request = ListPaymentsRequest {
                 page_size: 100,
                 page_token,
             };
             let page = self.list_payments(token, request).await?;
-            all.extend(page.payments);
-            if page.next_page_token.is_empty() {
-                return Ok(all);
-            }
-            page_token = page.next_page_token;
-        }
+            Ok((page.payments, page.next_page_token))
+        })
+        .await
     }
 
     /// Waits until the payment of order `id` is visible to the holder of `token`.
@@ -183,6 +193,34 @@ impl PaymentsClient {
         })
         .await
     }
+
+    /// Waits until the holder of `token` sees at least `count` payments, and returns all of
+    /// them.
+    pub async fn wait_payments(
+        &self,
+        token: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<Payment>> {
+        crate::wait_until(&format!("{count} payments"), timeout, || async {
+            let listed = self.all_payments(token).await.ok()?;
+            (listed.len() >= count).then_some(listed)
+        })
+        .await
+    }
+}
+
+/// The order ids of `payments`, asserting that no order was paid twice (`who`: whose payments,
+/// for the failure message).
+#[track_caller]
+pub fn order_ids_paid_once(payments: &[Payment], who: &str) -> HashSet<String> {
+    let ids: Vec<&str> = payments
+        .iter()
+        .map(|p| p.order_transaction_id.as_str())
+        .collect();
+    let unique: HashSet<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+    assert_eq!(ids.len(), unique.len(), "{who}: an order was paid twice");
+    unique
 }
 
 /// The services the server at `addr` lists through gRPC reflection (v1).

@@ -1,15 +1,18 @@
 //! `OrderCreated` events as Orders publishes them (encoded once, hashed, bound to an event
 //! token), and the raw records a test produces or forges from them.
 
+use std::time::Duration;
+
 use prost::Message as _;
+use rdkafka::{Message as _, consumer::StreamConsumer};
 use zte_auth::{AccessTokenClaims, SigningKey};
 use zte_event::{EncodedEvent, encode_order_created};
 use zte_proto::events::v1::{EventEnvelope, ORDER_CREATED_TYPE, OrderCreated, OrderItem};
 
 use crate::{
     forge::{self, AT_JWT},
-    kafka::Record,
-    tokens::event_claims,
+    kafka::{self, Record},
+    tokens::{ORDERS_SERVICE, event_claims},
 };
 
 /// The total of [`order_created`]: 2 × 1250 + 1 × 499.
@@ -100,4 +103,32 @@ pub fn envelope(event_type: &str, payload: &[u8], token: &str) -> Vec<u8> {
 /// Decodes a record value as an envelope.
 pub fn decode_envelope(value: &[u8]) -> EventEnvelope {
     EventEnvelope::decode(value).expect("the record value is an EventEnvelope")
+}
+
+/// The envelope of the one record `consumer` receives (until `quiet` passes without another):
+/// asserts there is exactly one and that its key is `order_id`.
+pub async fn only_event(
+    consumer: &StreamConsumer,
+    quiet: Duration,
+    order_id: &str,
+) -> EventEnvelope {
+    let records = kafka::drain_records(consumer, quiet).await;
+    assert_eq!(records.len(), 1, "exactly one record");
+    assert_eq!(kafka::key_of(&records[0]), order_id);
+    decode_envelope(records[0].payload().unwrap_or_default())
+}
+
+/// Asserts that an event token's `claims` bind it to exactly `payload` (by its SHA-256) and to
+/// `order_id`, exchanged by Orders (`act.sub`).
+#[track_caller]
+pub fn assert_binds_event(claims: &AccessTokenClaims, payload: &[u8], order_id: &str) {
+    assert_eq!(
+        claims.event_payload_hash.as_deref(),
+        Some(zte_event::payload_hash(payload).as_str())
+    );
+    assert_eq!(
+        claims.act.as_ref().map(|a| a.sub.as_str()),
+        Some(ORDERS_SERVICE)
+    );
+    assert_eq!(claims.order_transaction_id.as_deref(), Some(order_id));
 }

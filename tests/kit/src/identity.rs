@@ -8,12 +8,12 @@ use anyhow::Context as _;
 use identity::{Application, IdentityConfig, IdentityError};
 use serde_json::Value;
 use tempfile::TempDir;
-use tokio::{sync::oneshot, task::JoinHandle};
 use zte_auth::{
     ClientAssertionClaims, JwksCache, SigningKey, TokenValidator, ValidatorConfig,
     claims::Audience, oauth_client,
 };
 
+use crate::running::Running;
 use crate::tokens::{DEMO_CLIENT, DEMO_USERS, ORDERS_SERVICE, USER_SCOPE, orders_client_key};
 
 /// `grant_type` of the password grant.
@@ -65,10 +65,7 @@ impl IdentitySetup {
         let addr = app.local_addr();
         let issuer = app.issuer().to_owned();
         let active_kid = app.active_kid();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
+        let running = Running::spawn(|stop| app.run_until(stop));
         IdentityApp {
             addr,
             issuer,
@@ -76,8 +73,7 @@ impl IdentitySetup {
             http: reqwest::Client::new(),
             orders_key: orders_client_key(),
             active_kid,
-            stop: Some(stop),
-            task: Some(task),
+            running,
             _root: self.root,
         }
     }
@@ -104,8 +100,7 @@ pub struct IdentityApp {
     pub orders_key: SigningKey,
     /// The `kid` of the signing key active at start.
     pub active_kid: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), IdentityError>>>,
+    running: Running<IdentityError>,
     _root: Option<Arc<TempDir>>,
 }
 
@@ -149,15 +144,21 @@ impl Reply {
             .to_owned()
     }
 
-    /// Asserts an RFC 6749 error with `status` and `code`, with a description and no-store.
+    /// Asserts the status and RFC 6749 error `code` of the reply to `case`.
     #[track_caller]
-    pub fn assert_error(&self, status: u16, code: &str) {
+    pub fn assert_refused(&self, status: u16, code: &str, case: &str) {
         assert_eq!(
             (self.status, self.error()),
             (status, code),
-            "body: {}",
+            "{case}: {}",
             self.body
         );
+    }
+
+    /// Asserts an RFC 6749 error with `status` and `code`, with a description and no-store.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        self.assert_refused(status, code, "body");
         assert!(
             self.body["error_description"].is_string(),
             "no description: {}",
@@ -210,23 +211,14 @@ impl IdentityApp {
 
     /// GET `path`.
     pub async fn get(&self, path: &str) -> Reply {
-        let response = self.http.get(format!("{}{path}", self.issuer)).send().await;
-        Reply::read(response.expect("GET"))
+        self.send(self.http.get(format!("{}{path}", self.issuer)))
             .await
-            .expect("reading a reply")
     }
 
     /// POST `form` to the token endpoint.
     pub async fn post_form(&self, form: &[(&str, &str)]) -> Reply {
-        let response = self
-            .http
-            .post(self.token_endpoint())
-            .form(form)
-            .send()
-            .await;
-        Reply::read(response.expect("POST"))
+        self.send(self.http.post(self.token_endpoint()).form(form))
             .await
-            .expect("reading a reply")
     }
 
     /// POST `form` (owned values) to the token endpoint.
@@ -237,16 +229,14 @@ impl IdentityApp {
 
     /// POST a raw body with `content_type` to the token endpoint.
     pub async fn post_raw(&self, content_type: &str, body: Vec<u8>) -> Reply {
-        let response = self
-            .http
-            .post(self.token_endpoint())
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await;
-        Reply::read(response.expect("POST"))
+        let request = self.http.post(self.token_endpoint());
+        self.send(request.header("content-type", content_type).body(body))
             .await
-            .expect("reading a reply")
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("an HTTP answer");
+        Reply::read(response).await.expect("reading a reply")
     }
 
     /// The password grant of the demo client.
@@ -349,24 +339,10 @@ impl IdentityApp {
     }
 
     /// Stops the server gracefully and waits for it (within 10 s).
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(10), task)
-                .await
-                .expect("server did not stop within 10 s")
-                .expect("the server task")
-                .expect("a clean shutdown");
-        }
-    }
-}
-
-impl Drop for IdentityApp {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn stop(self) {
+        self.running
+            .stop(Duration::from_secs(10))
+            .await
+            .expect("a clean shutdown");
     }
 }

@@ -27,6 +27,7 @@ pub mod identity;
 pub mod kafka;
 pub mod orders;
 pub mod payments;
+mod running;
 pub mod token_service;
 pub mod tokens;
 pub mod wait;

@@ -7,11 +7,10 @@ use std::{net::SocketAddr, ops::Deref, path::PathBuf, sync::Arc, time::Duration}
 use orders::{Application, OrdersConfig, OrdersError};
 use rdkafka::consumer::StreamConsumer;
 use tempfile::TempDir;
-use tokio::{sync::oneshot, task::JoinHandle};
 use tonic_health::pb::health_check_response::ServingStatus;
 use zte_proto::orders::v1::SERVICE_NAME;
 
-use crate::{clients::OrdersClient, kafka, tokens::orders_client_key, wait};
+use crate::{clients::OrdersClient, kafka, running::Running, tokens::orders_client_key, wait};
 
 /// An Orders configuration for a test, before the app starts: adjust `config`, or prepare its
 /// data directory, then [`Self::spawn`].
@@ -55,10 +54,7 @@ impl OrdersSetup {
             .await
             .expect("building the Orders app");
         let addr = app.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
+        let running = Running::spawn(|stop| app.run_until(stop));
         let channel = crate::clients::channel(addr)
             .await
             .expect("connecting to Orders");
@@ -67,14 +63,14 @@ impl OrdersSetup {
             topic: config.topic,
             data_dir: config.data_dir,
             client: OrdersClient::new(channel),
-            stop: Some(stop),
-            task: Some(task),
+            running,
             _dir: self.dir.clone(),
         }
     }
 }
 
-/// A running Orders service; the RPCs are its [`OrdersClient`] methods. Aborted when dropped.
+/// A running Orders service; the RPCs are its [`OrdersClient`] methods. Aborted when
+/// dropped.
 #[derive(Debug)]
 pub struct OrdersApp {
     /// gRPC address.
@@ -84,8 +80,7 @@ pub struct OrdersApp {
     /// The data directory.
     pub data_dir: PathBuf,
     client: OrdersClient,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), OrdersError>>>,
+    running: Running<OrdersError>,
     _dir: Arc<TempDir>,
 }
 
@@ -108,30 +103,20 @@ impl OrdersApp {
 
     /// The readiness of `orders.v1.OrdersService` (its gRPC health status).
     pub async fn readiness(&self) -> ServingStatus {
-        wait::grpc_health(self.addr, SERVICE_NAME)
-            .await
-            .expect("a health answer")
+        wait::serving_status(self.addr, SERVICE_NAME).await
     }
 
     /// The liveness of the server as a whole (health status of `""`).
     pub async fn liveness(&self) -> ServingStatus {
-        wait::grpc_health(self.addr, "")
-            .await
-            .expect("a health answer")
+        wait::serving_status(self.addr, "").await
     }
 
     /// Stops the service gracefully and waits for it (within 30 s).
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(30), task)
-                .await
-                .expect("shutdown within the deadline")
-                .expect("the app task")
-                .expect("a clean shutdown");
-        }
+    pub async fn stop(self) {
+        self.running
+            .stop(Duration::from_secs(30))
+            .await
+            .expect("a clean shutdown");
     }
 }
 
@@ -140,13 +125,5 @@ impl Deref for OrdersApp {
 
     fn deref(&self) -> &OrdersClient {
         &self.client
-    }
-}
-
-impl Drop for OrdersApp {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }

@@ -8,22 +8,39 @@ use payments::{
     Application, ConsumerStats, PaymentStore, PaymentsConfig, PaymentsError, StatsSnapshot,
 };
 use tempfile::TempDir;
-use tokio::{sync::oneshot, task::JoinHandle};
 use tonic_health::pb::health_check_response::ServingStatus;
 use zte_proto::payments::v1::SERVICE_NAME;
 
-use crate::{clients::PaymentsClient, kafka, wait};
+use rdkafka::producer::FutureProducer;
+
+use crate::{
+    clients::PaymentsClient,
+    events::Event,
+    kafka::{self, Record},
+    running::Running,
+    wait,
+};
 
 /// How long a Payments test waits for the pipeline to catch up.
 pub const WAIT: Duration = Duration::from_secs(60);
 
-/// A Payments configuration for a test, before the app starts. One setup can start several
-/// apps in turn on the same topics, group and data directory (a restart).
-#[derive(Debug, Clone)]
+/// A Payments configuration for a test, before the app starts, and a producer for its source
+/// topic. One setup can start several apps in turn on the same topics, group and data
+/// directory (a restart).
+#[derive(Clone)]
 pub struct PaymentsSetup {
     /// The configuration the app will run with.
     pub config: PaymentsConfig,
+    producer: FutureProducer,
     dir: Arc<TempDir>,
+}
+
+impl std::fmt::Debug for PaymentsSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentsSetup")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PaymentsSetup {
@@ -49,7 +66,22 @@ impl PaymentsSetup {
         config.stats_interval = Duration::from_secs(5);
         Self {
             config,
+            producer: kafka::producer(&kafka::bootstrap()),
             dir: Arc::new(dir),
+        }
+    }
+
+    /// Produces `record` to the source topic; returns its partition and offset.
+    pub async fn produce(&self, record: &Record) -> (i32, i64) {
+        kafka::produce(&self.producer, self.topic(), record)
+            .await
+            .expect("producing a test record")
+    }
+
+    /// Produces the records of `events` to the source topic, in order.
+    pub async fn publish<'a>(&self, events: impl IntoIterator<Item = &'a Event>) {
+        for event in events {
+            self.produce(&event.record()).await;
         }
     }
 
@@ -77,10 +109,7 @@ impl PaymentsSetup {
         let addr = app.local_addr();
         let stats = app.stats();
         let store = app.store();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
+        let running = Running::spawn(|stop| app.run_until(stop));
         let channel = crate::clients::channel(addr)
             .await
             .expect("connecting to Payments");
@@ -89,14 +118,14 @@ impl PaymentsSetup {
             stats,
             store,
             client: PaymentsClient::new(channel),
-            stop: Some(stop),
-            task,
+            running,
             _dir: self.dir.clone(),
         }
     }
 }
 
-/// A running Payments service; the RPCs are its [`PaymentsClient`] methods.
+/// A running Payments service; the RPCs are its [`PaymentsClient`] methods. Aborted when
+/// dropped.
 #[derive(Debug)]
 pub struct PaymentsApp {
     /// gRPC address.
@@ -106,18 +135,14 @@ pub struct PaymentsApp {
     /// The app's database.
     pub store: PaymentStore,
     client: PaymentsClient,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), PaymentsError>>,
+    running: Running<PaymentsError>,
     _dir: Arc<TempDir>,
 }
 
 impl PaymentsApp {
-    /// Triggers a graceful shutdown and waits for it.
-    pub async fn stop(mut self) -> Result<(), PaymentsError> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.task).await.expect("the app task")
+    /// Triggers a graceful shutdown and returns how it ended (within [`WAIT`]).
+    pub async fn stop(self) -> Result<(), PaymentsError> {
+        self.running.stop(WAIT).await
     }
 
     /// Waits until the counters satisfy `done` (within [`WAIT`]).
@@ -133,9 +158,7 @@ impl PaymentsApp {
 
     /// The readiness of `payments.v1.PaymentsService` (its gRPC health status).
     pub async fn readiness(&self) -> ServingStatus {
-        wait::grpc_health(self.addr, SERVICE_NAME)
-            .await
-            .expect("a health answer")
+        wait::serving_status(self.addr, SERVICE_NAME).await
     }
 
     /// Waits until the readiness is `status` (within [`WAIT`]).
@@ -151,11 +174,5 @@ impl Deref for PaymentsApp {
 
     fn deref(&self) -> &PaymentsClient {
         &self.client
-    }
-}
-
-impl Drop for PaymentsApp {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }

@@ -50,6 +50,13 @@ pub async fn grpc_health(addr: SocketAddr, service: &str) -> Option<ServingStatu
     ServingStatus::try_from(response.into_inner().status).ok()
 }
 
+/// The status the gRPC health service at `addr` reports for `service`; it must answer.
+pub async fn serving_status(addr: SocketAddr, service: &str) -> ServingStatus {
+    grpc_health(addr, service)
+        .await
+        .unwrap_or_else(|| panic!("no health answer for {service:?} at {addr}"))
+}
+
 /// Waits until the gRPC health service at `addr` reports `status` for `service`.
 pub async fn wait_grpc_health(
     addr: SocketAddr,

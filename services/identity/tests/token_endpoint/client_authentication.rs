@@ -56,12 +56,7 @@ async fn client_assertion_attacks_are_refused_as_invalid_client() {
         let reply = app
             .post_owned(&app.exchange_form(&assertion, &user, &[]))
             .await;
-        assert_eq!(
-            (reply.status, reply.error()),
-            (401, "invalid_client"),
-            "{case}: {}",
-            reply.body
-        );
+        reply.assert_refused(401, "invalid_client", case);
         reply.assert_error(401, "invalid_client");
     }
 

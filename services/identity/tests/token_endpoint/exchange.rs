@@ -129,12 +129,7 @@ async fn exchange_refuses_subject_tokens_that_are_expired_foreign_or_event_token
     ];
     for (case, subject) in cases {
         let reply = app.exchange(&subject, &[]).await;
-        assert_eq!(
-            (reply.status, reply.error()),
-            (400, "invalid_grant"),
-            "{case}: {}",
-            reply.body
-        );
+        reply.assert_refused(400, "invalid_grant", case);
     }
     // `orders` from a trigger_payments token: refused; such a token is never a subject.
     let trigger_only = sign(&user_claims(&app.issuer, "demouser", "trigger_payments"));
@@ -211,12 +206,7 @@ async fn exchange_refuses_malformed_or_missing_parameters() {
     ];
     for (name, value) in cases {
         let reply = app.exchange(&user, &[(name, value)]).await;
-        assert_eq!(
-            (reply.status, reply.error()),
-            (400, "invalid_request"),
-            "{name}={value:?}: {}",
-            reply.body
-        );
+        reply.assert_refused(400, "invalid_request", &format!("{name}={value:?}"));
     }
     app.exchange(&user, &[("audience", "orders-service")])
         .await

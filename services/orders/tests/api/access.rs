@@ -43,29 +43,18 @@ async fn every_kind_of_bad_credential_is_refused_with_the_right_code() {
     let mut no_orders_scope = tokens.user_claims("alice");
     no_orders_scope.scope = "payments".into();
 
+    let (unauthenticated, denied) = (Code::Unauthenticated, Code::PermissionDenied);
     let cases = [
-        ("garbage", "not.a.jwt".to_owned(), Code::Unauthenticated),
-        ("expired", tokens.sign(&expired), Code::Unauthenticated),
-        (
-            "wrong issuer",
-            tokens.sign(&wrong_issuer),
-            Code::Unauthenticated,
-        ),
+        ("garbage", "not.a.jwt".to_owned(), unauthenticated),
+        ("expired", tokens.sign(&expired), unauthenticated),
+        ("wrong issuer", tokens.sign(&wrong_issuer), unauthenticated),
         (
             "wrong audience",
             tokens.sign(&wrong_audience),
-            Code::Unauthenticated,
+            unauthenticated,
         ),
-        (
-            "event token",
-            tokens.sign(&event_token),
-            Code::PermissionDenied,
-        ),
-        (
-            "no orders scope",
-            tokens.sign(&no_orders_scope),
-            Code::PermissionDenied,
-        ),
+        ("event token", tokens.sign(&event_token), denied),
+        ("no orders scope", tokens.sign(&no_orders_scope), denied),
     ];
     for (what, token, code) in cases {
         let status = app

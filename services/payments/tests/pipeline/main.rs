@@ -41,16 +41,12 @@ struct Case {
 async fn assert_dead_lettered_and_next_valid_paid(tokens: TokenService, cases: Vec<Case>) {
     let setup = PaymentsSetup::new(&tokens.issuer, 1).await;
     let app = setup.spawn().await;
-    let producer = kafka::producer(&kafka::bootstrap());
     let mut valid = Vec::new();
     let mut offsets = Vec::new();
     for case in &cases {
-        let position = kafka::produce(&producer, setup.topic(), &case.record).await;
-        offsets.push(position.unwrap());
+        offsets.push(setup.produce(&case.record).await);
         let event = tokens.event(USER);
-        kafka::produce(&producer, setup.topic(), &event.record())
-            .await
-            .unwrap();
+        setup.publish([&event]).await;
         valid.push(event);
     }
     let n = cases.len() as u64;

@@ -14,10 +14,7 @@ async fn jwks_outage_keeps_health_not_serving_and_retries_instead_of_dead_letter
     assert_eq!(app.readiness().await, ServingStatus::NotServing);
 
     let event = tokens.event(USER);
-    let producer = kafka::producer(&kafka::bootstrap());
-    kafka::produce(&producer, setup.topic(), &event.record())
-        .await
-        .unwrap();
+    setup.publish([&event]).await;
     // The consumer holds the record (so it is assigned) but cannot check its key.
     app.wait_stats("retries while the JWKS is down", |s| s.retried >= 2)
         .await;

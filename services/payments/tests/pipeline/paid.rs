@@ -7,7 +7,7 @@ use zte_proto::payments::v1::ListPaymentsRequest;
 use zte_testkit::{
     clients::NO_TOKEN,
     events::{Event, ORDER_TOTAL_MINOR},
-    kafka::{self, Record},
+    kafka,
     payments::{PaymentsSetup, WAIT},
     token_service::TokenService,
 };
@@ -22,10 +22,7 @@ async fn valid_event_is_paid_once_and_only_its_user_can_read_it() {
     app.wait_readiness(ServingStatus::Serving).await;
 
     let event = tokens.event(USER);
-    let producer = kafka::producer(&kafka::bootstrap());
-    kafka::produce(&producer, setup.topic(), &event.record())
-        .await
-        .unwrap();
+    setup.publish([&event]).await;
     app.wait_stats("payment recorded", |s| s.paid == 1).await;
 
     let user = tokens.user_token(USER);
@@ -90,12 +87,7 @@ async fn replayed_record_is_paid_once_and_counted_as_duplicate() {
     let setup = PaymentsSetup::new(&tokens.issuer, 1).await;
     let app = setup.spawn().await;
     let event = tokens.event(USER);
-    let producer = kafka::producer(&kafka::bootstrap());
-    for _ in 0..3 {
-        kafka::produce(&producer, setup.topic(), &event.record())
-            .await
-            .unwrap();
-    }
+    setup.publish([&event, &event, &event]).await;
     app.wait_stats("three records handled", |s| s.processed == 3)
         .await;
     let stats = app.stats.snapshot();
@@ -114,25 +106,15 @@ async fn restart_mid_stream_pays_every_event_exactly_once() {
     let tokens = TokenService::start().await;
     let setup = PaymentsSetup::new(&tokens.issuer, 3).await;
     let events: Vec<Event> = (0..EVENTS).map(|_| tokens.event(USER)).collect();
-    let producer = kafka::producer(&kafka::bootstrap());
-    for event in &events[..EVENTS / 2] {
-        kafka::produce(&producer, setup.topic(), &event.record())
-            .await
-            .unwrap();
-    }
+    setup.publish(&events[..EVENTS / 2]).await;
 
     let first = setup.spawn().await;
     first
         .wait_stats("first half paid", |s| s.paid as usize >= EVENTS / 2)
         .await;
     // Keep producing while the first instance shuts down and the second starts.
-    let second_half: Vec<Record> = events[EVENTS / 2..].iter().map(Event::record).collect();
-    let topic = setup.topic().to_owned();
-    let feeder = tokio::spawn(async move {
-        for record in &second_half {
-            kafka::produce(&producer, &topic, record).await.unwrap();
-        }
-    });
+    let (feeder, second_half) = (setup.clone(), events[EVENTS / 2..].to_vec());
+    let feeder = tokio::spawn(async move { feeder.publish(&second_half).await });
     let first_stats = first.stats.clone();
     first.stop().await.unwrap();
     let first_paid = first_stats.snapshot().paid;
