@@ -7,25 +7,20 @@
 // Helpers outside `#[test]` functions parse a fixture: a malformed file must fail the test loudly.
 #![allow(clippy::expect_used)]
 
-use std::path::PathBuf;
+mod common;
 
 use prost::Message;
 use serde_json::Value;
 use zte_proto::events::v1::{OrderCreated, OrderItem};
 
+use common::{array, str_of, testdata};
+
 fn vector_file() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../proto/testdata/order_created_vectors.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    testdata("order_created_vectors.json")
 }
 
 fn vectors() -> Vec<Value> {
-    vector_file()["vectors"]
-        .as_array()
-        .expect("`vectors` is an array")
-        .clone()
+    array(&vector_file(), "vectors").to_vec()
 }
 
 /// The vector named `name`.
@@ -37,10 +32,7 @@ fn vector(name: &str) -> Value {
 }
 
 fn string(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{key}` is a string in {v}"))
-        .to_owned()
+    str_of(v, key).to_owned()
 }
 
 /// 64-bit integers are decimal strings in the vectors (proto3 JSON mapping).
