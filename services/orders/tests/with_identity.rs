@@ -11,7 +11,7 @@ use prost::Message as _;
 use zte_proto::events::v1::OrderCreated;
 use zte_testkit::{
     clients::{ITEMS, order_request},
-    events::{assert_binds_event, only_event},
+    events::{assert_event_token, only_event},
     identity::IdentitySetup,
     orders::OrdersSetup,
     tokens::{ORDERS_SERVICE, PAYMENTS_SERVICE},
@@ -54,12 +54,12 @@ async fn real_identity_issues_a_bound_event_token_for_the_published_order() {
         &order.order_transaction_id,
     )
     .await;
-    let claims = identity
-        .validator(PAYMENTS_SERVICE)
-        .validate(&envelope.access_token)
-        .await
-        .unwrap();
-    assert_binds_event(&claims, &envelope.payload, &order.order_transaction_id);
+    let claims = assert_event_token(
+        &identity.validator(PAYMENTS_SERVICE),
+        &envelope,
+        &order.order_transaction_id,
+    )
+    .await;
     assert_eq!(
         claims.scopes().iter().collect::<Vec<_>>(),
         ["trigger_payments"]

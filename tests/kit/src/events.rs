@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use prost::Message as _;
 use rdkafka::{Message as _, consumer::StreamConsumer};
-use zte_auth::{AccessTokenClaims, SigningKey};
+use zte_auth::{AccessTokenClaims, SigningKey, TokenValidator};
 use zte_event::{EncodedEvent, encode_order_created};
 use zte_proto::events::v1::{EventEnvelope, ORDER_CREATED_TYPE, OrderCreated, OrderItem};
 
@@ -118,10 +118,24 @@ pub async fn only_event(
     decode_envelope(records[0].payload().unwrap_or_default())
 }
 
-/// Asserts that an event token's `claims` bind it to exactly `payload` (by its SHA-256) and to
-/// `order_id`, exchanged by Orders (`act.sub`).
+/// Validates the event token of `envelope` with `validator` (the consumer's view) and asserts
+/// that it binds exactly the envelope's payload (by its SHA-256) and `order_id`, exchanged by
+/// Orders (`act.sub`); returns its claims.
+pub async fn assert_event_token(
+    validator: &TokenValidator,
+    envelope: &EventEnvelope,
+    order_id: &str,
+) -> AccessTokenClaims {
+    let claims = validator
+        .validate(&envelope.access_token)
+        .await
+        .expect("a valid event token");
+    assert_binds_event(&claims, &envelope.payload, order_id);
+    claims
+}
+
 #[track_caller]
-pub fn assert_binds_event(claims: &AccessTokenClaims, payload: &[u8], order_id: &str) {
+fn assert_binds_event(claims: &AccessTokenClaims, payload: &[u8], order_id: &str) {
     assert_eq!(
         claims.event_payload_hash.as_deref(),
         Some(zte_event::payload_hash(payload).as_str())

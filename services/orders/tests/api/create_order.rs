@@ -7,7 +7,7 @@ use tonic_types::StatusExt as _;
 use zte_proto::{events::v1::OrderCreated, orders::v1::CreateOrderRequest};
 use zte_testkit::{
     clients::{ITEMS, order_request},
-    events::{assert_binds_event, only_event},
+    events::{assert_event_token, only_event},
     kafka,
     orders::OrdersApp,
     token_service::TokenService,
@@ -35,12 +35,12 @@ async fn create_order_publishes_exactly_one_record_bound_to_its_payload_bytes() 
     let envelope = only_event(&consumer, QUIET, &order.order_transaction_id).await;
     assert_eq!(kafka::record_count(&app.topic).await, 1);
     assert_eq!(envelope.event_type, "events.v1.OrderCreated");
-    let claims = tokens
-        .validator(PAYMENTS_SERVICE)
-        .validate(&envelope.access_token)
-        .await
-        .unwrap();
-    assert_binds_event(&claims, &envelope.payload, &order.order_transaction_id);
+    let claims = assert_event_token(
+        &tokens.validator(PAYMENTS_SERVICE),
+        &envelope,
+        &order.order_transaction_id,
+    )
+    .await;
     assert_eq!(claims.scope, "trigger_payments");
     assert_eq!(claims.sub, "alice");
     assert!(claims.aud.contains("payments-service"));
