@@ -10,11 +10,10 @@ use std::{hint::black_box, time::Duration};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use prost::Message as _;
-use zte_auth::{
-    AccessTokenClaims, JwkSet, JwksCache, SigningKey, TokenValidator, ValidatorConfig, jws,
-};
+use zte_auth::{JwkSet, JwksCache, SigningKey, TokenValidator, ValidatorConfig, jws};
 use zte_event::{EventVerifier, VerifierLimits, encode_order_created, envelope, payload_hash};
 use zte_proto::events::v1::{EventEnvelope, OrderCreated, OrderItem};
+use zte_testkit::tokens::event_claims;
 
 const ISSUER: &str = "http://bench.issuer";
 
@@ -38,19 +37,6 @@ fn order(id: &str) -> OrderCreated {
     }
 }
 
-fn event_claims(id: &str, hash: &str) -> AccessTokenClaims {
-    AccessTokenClaims::issued(
-        ISSUER,
-        "demouser",
-        &[],
-        "trigger_payments",
-        "orders-service",
-        zte_auth::unix_now(),
-        Duration::from_secs(3_600),
-    )
-    .for_event("payments-service", id, hash)
-}
-
 fn benches(c: &mut Criterion) {
     let key = SigningKey::generate(2048).expect("keygen");
     let validator = TokenValidator::new(
@@ -69,7 +55,7 @@ fn benches(c: &mut Criterion) {
     let id = uuid::Uuid::new_v4().to_string();
     let event = order(&id);
     let encoded = encode_order_created(&event);
-    let claims = event_claims(&id, &encoded.payload_hash);
+    let claims = event_claims(ISSUER, &event, &encoded.payload_hash);
     let token = jws::sign(&key, "at+jwt", &claims).expect("sign");
     // Warm the cache.
     runtime

@@ -15,9 +15,11 @@
 //!
 //! `scripts/bench.sh` builds in release mode and runs this.
 
+mod ceilings;
+mod cpu;
+
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    path::PathBuf,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -28,12 +30,15 @@ use std::{
 use anyhow::Context as _;
 use clap::Parser;
 use hdrhistogram::Histogram;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use tonic::transport::Channel;
-use zte_auth::{AccessTokenClaims, SigningKey, jws};
-use zte_e2e::{
-    DEMO_USERS, Stack,
-    client::{create_order, list_payments, order_request},
+use zte_e2e::Stack;
+use zte_testkit::{
+    clients::{OrdersClient, PaymentsClient, order_request},
+    tokens::DEMO_USERS,
+};
+
+use crate::{
+    ceilings::{IDENTITY_KEY_BITS, crypto_ceilings, kafka_ceiling},
+    cpu::{Processes, load_average, machine_busy_seconds},
 };
 
 /// Measures the order → payment flow against its ceilings.
@@ -109,8 +114,8 @@ async fn main() -> anyhow::Result<()> {
     for (user, password) in DEMO_USERS {
         tokens.push(stack.user_token(user, password).await?);
     }
-    let orders = stack.orders_channel().await?;
-    let payments = stack.payments_channel().await?;
+    let orders = stack.orders_client().await?;
+    let payments = stack.payments_client().await?;
     let phase_args = PhaseArgs {
         clients: args.clients,
         warmup: Duration::from_secs(args.warmup),
@@ -197,113 +202,6 @@ async fn main() -> anyhow::Result<()> {
 
 fn verdict(met: bool) -> &'static str {
     if met { "(met)" } else { "(MISSED)" }
-}
-
-/// RSA modulus size of the identity service's signing key (its default `--key-bits`, which
-/// the stack started here uses).
-const IDENTITY_KEY_BITS: usize = identity::config::DEFAULT_KEY_BITS;
-
-/// Raw PS256 signatures and verifications per second with the project's signing code
-/// (`zte_auth::jws`, ring underneath), on `threads` threads, with a fresh `bits`-bit key.
-fn crypto_ceilings(window: Duration, threads: usize, bits: usize) -> anyhow::Result<(f64, f64)> {
-    let key = Arc::new(SigningKey::generate(bits)?);
-    let claims = sample_claims();
-    let token = jws::sign(&key, "at+jwt", &claims)?;
-    let signs = parallel_rate(threads, window, {
-        let key = key.clone();
-        let claims = claims.clone();
-        move || jws::sign(&key, "at+jwt", &claims).is_ok()
-    });
-    let verifies = parallel_rate(threads, window, move || {
-        jws::verify::<AccessTokenClaims>(&token, key.verifying_key()).is_ok()
-    });
-    Ok((signs, verifies))
-}
-
-fn parallel_rate(
-    threads: usize,
-    window: Duration,
-    op: impl Fn() -> bool + Send + Sync + 'static,
-) -> f64 {
-    let op = Arc::new(op);
-    let start = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let op = op.clone();
-            std::thread::spawn(move || {
-                let mut n = 0u64;
-                while start.elapsed() < window {
-                    if op() {
-                        n += 1;
-                    }
-                }
-                n
-            })
-        })
-        .collect();
-    let total: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
-    total as f64 / start.elapsed().as_secs_f64()
-}
-
-fn sample_claims() -> AccessTokenClaims {
-    AccessTokenClaims::issued(
-        "http://bench",
-        "demouser",
-        &[],
-        "trigger_payments",
-        "orders-service",
-        zte_auth::unix_now(),
-        Duration::from_secs(3_600),
-    )
-    .for_event(
-        "payments-service",
-        &uuid::Uuid::new_v4().to_string(),
-        &"0".repeat(64),
-    )
-}
-
-/// Records/s of the idempotent producer with the Orders settings, each send awaited
-/// concurrently (64 in flight), 1.3 KB values like a real envelope, into a fresh 3-partition
-/// topic like the event topic.
-async fn kafka_ceiling(bootstrap: &str, window: Duration) -> anyhow::Result<f64> {
-    let topic = zte_testkit::unique_name("bench-producer");
-    zte_testkit::create_topic(bootstrap, &topic, 3).await?;
-    let producer: FutureProducer =
-        zte_kafka::idempotent_producer_config(bootstrap, "bench", Duration::from_secs(30))
-            .create()?;
-    let value = vec![0x5a_u8; 1_300];
-    let send = |producer: FutureProducer, topic: String, value: Vec<u8>| async move {
-        let key = uuid::Uuid::new_v4().to_string();
-        producer
-            .send(
-                FutureRecord::to(&topic).key(&key).payload(&value),
-                Duration::from_secs(30),
-            )
-            .await
-            .is_ok()
-    };
-    // Connect and learn the partition leaders before timing.
-    anyhow::ensure!(
-        send(producer.clone(), topic.clone(), value.clone()).await,
-        "the Kafka producer ceiling could not deliver a record"
-    );
-    let start = Instant::now();
-    let mut sent = 0u64;
-    let mut in_flight = tokio::task::JoinSet::new();
-    while start.elapsed() < window {
-        while in_flight.len() < 64 {
-            in_flight.spawn(send(producer.clone(), topic.clone(), value.clone()));
-        }
-        if let Some(Ok(true)) = in_flight.join_next().await {
-            sent += 1;
-        }
-    }
-    while let Some(result) = in_flight.join_next().await {
-        if matches!(result, Ok(true)) {
-            sent += 1;
-        }
-    }
-    Ok(sent as f64 / start.elapsed().as_secs_f64())
 }
 
 struct PhaseArgs {
@@ -402,8 +300,8 @@ impl Phase {
 /// Runs one load phase: `clients` loops of CreateOrder, closed-loop (`rate` None) or paced
 /// open-loop at `rate` orders/s overall; then waits for the payments.
 async fn phase(
-    orders: &Channel,
-    payments: &Channel,
+    orders: &OrdersClient,
+    payments: &PaymentsClient,
     tokens: &[String],
     processes: &Processes,
     args: &PhaseArgs,
@@ -447,8 +345,9 @@ async fn phase(
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let result =
-                    create_order(&orders, &token, order_request(&[("SKU-BENCH", 2, 1_999)])).await;
+                let result = orders
+                    .create_order(&token, order_request(&[("SKU-BENCH", 2, 1_999)]))
+                    .await;
                 let done = Instant::now();
                 let measured = done >= measure_from && done <= measure_to;
                 match result {
@@ -498,7 +397,7 @@ async fn phase(
     let mut found = HashMap::new();
     loop {
         for token in tokens {
-            for payment in list_payments(payments, token).await? {
+            for payment in payments.all_payments(token).await? {
                 if wanted.contains(payment.order_transaction_id.as_str()) {
                     found.insert(payment.order_transaction_id.clone(), payment);
                 }
@@ -552,114 +451,6 @@ async fn phase(
         machine_busy: machine_after - machine_before,
         window: args.seconds,
     })
-}
-
-/// The processes whose CPU time is attributed, with their pids.
-struct Processes {
-    pids: Vec<(&'static str, Option<u32>)>,
-    ticks_per_second: f64,
-}
-
-impl Processes {
-    fn of(stack: &Stack) -> Self {
-        Self {
-            pids: vec![
-                ("identity", stack.identity.pid()),
-                ("orders", stack.orders.pid()),
-                ("payments", stack.payments.pid()),
-                ("kafka", kafka_broker_pid()),
-                ("bench", Some(std::process::id())),
-            ],
-            ticks_per_second: clock_ticks_per_second(),
-        }
-    }
-
-    fn describe(&self) -> String {
-        self.pids
-            .iter()
-            .map(|(name, pid)| match pid {
-                Some(pid) => format!("{name}={pid}"),
-                None => format!("{name}=?"),
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    /// User + system CPU seconds consumed so far by each process (0 when unknown).
-    fn cpu_seconds(&self) -> Vec<(&'static str, f64)> {
-        self.pids
-            .iter()
-            .map(|(name, pid)| {
-                let ticks = pid.and_then(process_cpu_ticks).unwrap_or(0);
-                (*name, ticks as f64 / self.ticks_per_second)
-            })
-            .collect()
-    }
-}
-
-/// utime + stime of `pid`, in clock ticks (fields 14 and 15 of `/proc/<pid>/stat`).
-fn process_cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces; the fields after it never do.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (state), so utime (14) is index 11 and stime (15) index 12.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
-}
-
-/// CPU seconds the machine has been busy since boot (every CPU; `/proc/stat` line `cpu`:
-/// everything but idle and iowait).
-fn machine_busy_seconds(ticks_per_second: f64) -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
-        return 0.0;
-    };
-    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
-        return 0.0;
-    };
-    let fields: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal (guest time is already in user).
-    let busy: u64 = fields
-        .iter()
-        .take(8)
-        .enumerate()
-        .filter(|(i, _)| *i != 3 && *i != 4)
-        .map(|(_, v)| v)
-        .sum();
-    busy as f64 / ticks_per_second
-}
-
-/// The local broker's pid: a process whose command line runs the `kafka.Kafka` main class.
-fn kafka_broker_pid() -> Option<u32> {
-    std::fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .find(|pid| {
-            std::fs::read(PathBuf::from(format!("/proc/{pid}/cmdline")))
-                .is_ok_and(|cmd| cmd.split(|b| *b == 0).any(|arg| arg == b"kafka.Kafka"))
-        })
-}
-
-fn clock_ticks_per_second() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
 }
 
 fn unix_nanos(time: SystemTime) -> i64 {

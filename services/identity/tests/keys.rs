@@ -3,17 +3,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
-use zte_auth::{SigningKey, TokenError, jws};
+use zte_auth::TokenError;
+use zte_testkit::{
+    forge::{self, AT_JWT},
+    identity::IdentitySetup,
+    tokens::{test_key, user_claims},
+};
 
 #[tokio::test]
 async fn key_file_is_owner_only_and_reused_after_a_restart() {
     let root = tempfile::tempdir().unwrap();
-    let first = spawn_in(root.path().to_path_buf(), |_| {}).await;
+    let first = IdentitySetup::in_dir(root.path().to_path_buf())
+        .spawn()
+        .await;
     let kid = first.active_kid.clone();
     let first_issuer = first.issuer.clone();
     let token = first.user_token().await;
@@ -35,7 +39,9 @@ async fn key_file_is_owner_only_and_reused_after_a_restart() {
 
     // Same address, so the issuer (and so every token's iss) is the same.
     let addr: std::net::SocketAddr = first_issuer.trim_start_matches("http://").parse().unwrap();
-    let second = spawn_in(root.path().to_path_buf(), |c| c.listen = addr).await;
+    let mut second = IdentitySetup::in_dir(root.path().to_path_buf());
+    second.config.listen = addr;
+    let second = second.spawn().await;
     assert_eq!(second.active_kid, kid, "a restart must reuse the key");
     let jwks = second.get("/jwks").await;
     assert_eq!(jwks.body["keys"].as_array().unwrap().len(), 1);
@@ -51,7 +57,9 @@ async fn key_file_is_owner_only_and_reused_after_a_restart() {
 
 #[tokio::test]
 async fn rotation_keeps_earlier_tokens_valid_and_signs_new_ones_with_the_new_key() {
-    let app = spawn_app_with(|c| c.key_reload_interval = Duration::from_millis(100)).await;
+    let mut setup = IdentitySetup::new();
+    setup.config.key_reload_interval = Duration::from_millis(100);
+    let app = setup.spawn().await;
     let old_kid = app.active_kid.clone();
     let before = app.user_token().await;
 
@@ -80,23 +88,22 @@ async fn rotation_keeps_earlier_tokens_valid_and_signs_new_ones_with_the_new_key
     );
 
     let after = app.user_token().await;
-    assert_eq!(header_of(&after)["kid"], new_kid.as_str());
+    assert_eq!(forge::header_of(&after)["kid"], new_kid.as_str());
     // A fresh validator (cold JWKS cache) accepts both.
     let validator = app.validator("orders-service");
     validator.validate(&before).await.unwrap();
     validator.validate(&after).await.unwrap();
     // The pre-rotation token can still be exchanged; the event token uses the new key.
     let event = app.exchange(&before, &[]).await.token();
-    assert_eq!(header_of(&event)["kid"], new_kid.as_str());
+    assert_eq!(forge::header_of(&event)["kid"], new_kid.as_str());
 
     // A token signed by a key that is not in the JWKS fails, here and at the exchange.
-    let stranger = SigningKey::generate(2048).unwrap();
-    let forged = jws::sign(
+    let stranger = test_key();
+    let forged = forge::sign(
         &stranger,
-        "at+jwt",
-        &user_claims(&app.issuer, "orders payments"),
-    )
-    .unwrap();
+        AT_JWT,
+        &user_claims(&app.issuer, "demouser", "orders payments"),
+    );
     assert_eq!(
         validator.validate(&forged).await,
         Err(TokenError::UnknownKey(stranger.kid().to_owned()))

@@ -9,7 +9,9 @@
 // Helpers outside `#[test]` functions parse a fixture: a malformed file must fail loudly.
 #![allow(clippy::expect_used)]
 
-use std::{collections::BTreeSet, path::PathBuf, time::Duration};
+mod common;
+
+use std::{collections::BTreeSet, time::Duration};
 
 use base64::{
     Engine as _,
@@ -21,25 +23,14 @@ use zte_auth::{JwkSet, JwksCache, TokenValidator, ValidatorConfig, jws::Untruste
 use zte_event::{EventVerifier, VerifierLimits};
 use zte_proto::events::v1::EventEnvelope;
 
+use common::{array, str_of, strings, testdata};
+
 fn case_file() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../proto/testdata/event_verification_cases.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    testdata("event_verification_cases.json")
 }
 
 fn cases() -> Vec<Value> {
-    case_file()["cases"]
-        .as_array()
-        .expect("`cases` is an array")
-        .clone()
-}
-
-fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{key}` is a string in {v}"))
+    array(&case_file(), "cases").to_vec()
 }
 
 fn verifier(case: &Value) -> EventVerifier {
@@ -67,11 +58,9 @@ fn verifier(case: &Value) -> EventVerifier {
                     .expect("max_record_bytes is a number"),
             )
             .expect("max_record_bytes fits usize"),
-            trusted_producers: settings["trusted_producers"]
-                .as_array()
-                .expect("trusted_producers is an array")
-                .iter()
-                .map(|p| p.as_str().expect("producer is a string").to_owned())
+            trusted_producers: strings(settings, "trusted_producers")
+                .into_iter()
+                .map(str::to_owned)
                 .collect(),
         },
     )
@@ -183,12 +172,7 @@ fn the_file_covers_every_attack_and_every_reason() {
     }
     // Every reason Payments can give for a record with a fixed JWKS is exercised, and no
     // case expects a name Payments does not give.
-    let reasons: BTreeSet<&str> = file["reasons"]
-        .as_array()
-        .expect("reasons is an array")
-        .iter()
-        .map(|r| r.as_str().expect("reason is a string"))
-        .collect();
+    let reasons: BTreeSet<&str> = strings(&file, "reasons").into_iter().collect();
     let expected: BTreeSet<&str> = cases.iter().map(|c| str_of(c, "expect")).collect();
     let mut all = reasons.clone();
     all.insert("accepted");
@@ -198,12 +182,7 @@ fn the_file_covers_every_attack_and_every_reason() {
     );
     for case in &cases {
         let settings = &case["settings"];
-        let algs: Vec<&str> = settings["allowed_algs"]
-            .as_array()
-            .expect("allowed_algs is an array")
-            .iter()
-            .map(|a| a.as_str().expect("alg is a string"))
-            .collect();
+        let algs = strings(settings, "allowed_algs");
         assert_eq!(algs, ["ES256", "PS256"], "{case}");
         assert!(
             settings["now"].as_i64().expect("now is a number") <= zte_auth::unix_now(),

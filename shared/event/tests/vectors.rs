@@ -7,32 +7,32 @@
 // Helpers outside `#[test]` functions parse a fixture: a malformed file must fail the test loudly.
 #![allow(clippy::expect_used)]
 
-use std::path::PathBuf;
+mod common;
 
 use prost::Message;
 use serde_json::Value;
 use zte_proto::events::v1::{OrderCreated, OrderItem};
 
+use common::{array, str_of, testdata};
+
 fn vector_file() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../proto/testdata/order_created_vectors.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    testdata("order_created_vectors.json")
 }
 
 fn vectors() -> Vec<Value> {
-    vector_file()["vectors"]
-        .as_array()
-        .expect("`vectors` is an array")
-        .clone()
+    array(&vector_file(), "vectors").to_vec()
+}
+
+/// The vector named `name`.
+fn vector(name: &str) -> Value {
+    vectors()
+        .into_iter()
+        .find(|v| v["name"] == name)
+        .unwrap_or_else(|| panic!("vector {name} exists"))
 }
 
 fn string(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{key}` is a string in {v}"))
-        .to_owned()
+    str_of(v, key).to_owned()
 }
 
 /// 64-bit integers are decimal strings in the vectors (proto3 JSON mapping).
@@ -154,10 +154,7 @@ fn decoding_each_vector_gives_back_its_fields() {
 /// so a regenerated file cannot silently drift with the encoder.
 #[test]
 fn single_item_vector_matches_the_hand_encoded_wire_format() {
-    let v = vectors()
-        .into_iter()
-        .find(|v| v["name"] == "single_item_zero_nanos")
-        .expect("vector single_item_zero_nanos exists");
+    let v = vector("single_item_zero_nanos");
     let mut expected = Vec::new();
     let id = b"0b6f1c1e-4e0e-4d59-9a53-2c2b8f0b7f43";
     expected.extend([0x0a, 36]);
@@ -179,10 +176,7 @@ fn single_item_vector_matches_the_hand_encoded_wire_format() {
 
 #[test]
 fn empty_message_vector_hashes_to_the_sha256_of_nothing() {
-    let v = vectors()
-        .into_iter()
-        .find(|v| v["name"] == "no_fields_set")
-        .expect("vector no_fields_set exists");
+    let v = vector("no_fields_set");
     assert_eq!(string(&v, "encoded_hex"), "");
     assert_eq!(
         string(&v, "sha256"),

@@ -5,13 +5,14 @@
 use std::{collections::HashSet, time::Duration};
 
 use tonic::Code;
-use zte_e2e::{
-    DEMO_USERS, PrivateBroker, Stack,
-    client::{
-        create_order, get_payment, inject, list_orders, list_payments, order_request, raw_producer,
-        wait_payment,
-    },
-    forge,
+use tonic_health::pb::health_check_response::ServingStatus;
+use zte_e2e::{PrivateBroker, Stack};
+use zte_testkit::{
+    clients::{order_ids_paid_once, order_request},
+    events::{Event, order_created},
+    forge, kafka,
+    tokens::DEMO_USERS,
+    wait,
 };
 
 const PAY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -22,22 +23,11 @@ async fn assert_paid_exactly_once(
     token: &str,
     expected: &HashSet<String>,
 ) -> anyhow::Result<()> {
-    let payments = stack.payments_channel().await?;
-    let listed = zte_testkit::wait_until(
-        &format!("{} payments", expected.len()),
-        PAY_TIMEOUT,
-        || async {
-            let listed = list_payments(&payments, token).await.ok()?;
-            (listed.len() >= expected.len()).then_some(listed)
-        },
-    )
-    .await?;
-    let ids: Vec<String> = listed
-        .iter()
-        .map(|p| p.order_transaction_id.clone())
-        .collect();
-    let unique: HashSet<String> = ids.iter().cloned().collect();
-    assert_eq!(ids.len(), unique.len(), "an order was paid twice");
+    let payments = stack.payments_client().await?;
+    let listed = payments
+        .wait_payments(token, expected.len(), PAY_TIMEOUT)
+        .await?;
+    let unique = order_ids_paid_once(&listed, "the user");
     assert_eq!(
         &unique, expected,
         "payments are exactly the acknowledged orders"
@@ -55,30 +45,30 @@ async fn kafka_outage_fails_calls_unavailable_and_loses_no_acknowledged_order() 
     .await?;
     let (user, password) = DEMO_USERS[0];
     let token = stack.user_token(user, password).await?;
-    let orders = stack.orders_channel().await?;
+    let orders = stack.orders_client().await?;
     let mut acknowledged = HashSet::new();
 
     for i in 0..5 {
-        let order = create_order(&orders, &token, order_request(&[("SKU-K", 1, 100 + i)])).await?;
+        let order = orders
+            .create_order(&token, order_request(&[("SKU-K", 1, 100 + i)]))
+            .await?;
         acknowledged.insert(order.order_transaction_id);
     }
 
     broker.stop().await?;
     // Readiness follows the dependency: Orders reports NOT_SERVING while Kafka is gone.
-    zte_e2e::wait_grpc_not_serving(
+    wait::wait_grpc_health(
         stack.config.orders_addr,
         zte_proto::orders::v1::SERVICE_NAME,
+        ServingStatus::NotServing,
         Duration::from_secs(30),
     )
     .await?;
     let mut refused = 0;
     for i in 0..3 {
-        match create_order(
-            &orders,
-            &token,
-            order_request(&[("SKU-OUTAGE", 1, 200 + i)]),
-        )
-        .await
+        match orders
+            .create_order(&token, order_request(&[("SKU-OUTAGE", 1, 200 + i)]))
+            .await
         {
             Ok(order) => panic!(
                 "order {} acknowledged while Kafka was down",
@@ -95,11 +85,7 @@ async fn kafka_outage_fails_calls_unavailable_and_loses_no_acknowledged_order() 
         }
     }
     assert_eq!(refused, 3);
-    let visible_during: HashSet<String> = list_orders(&orders, &token)
-        .await?
-        .into_iter()
-        .map(|o| o.order_transaction_id)
-        .collect();
+    let visible_during: HashSet<String> = orders.all_order_ids(&token).await?;
     assert_eq!(
         visible_during, acknowledged,
         "no refused order is visible during the outage"
@@ -112,7 +98,8 @@ async fn kafka_outage_fails_calls_unavailable_and_loses_no_acknowledged_order() 
         "CreateOrder to succeed after the restart",
         PAY_TIMEOUT,
         || async {
-            create_order(&orders, &token, order_request(&[("SKU-AFTER", 1, 300)]))
+            orders
+                .create_order(&token, order_request(&[("SKU-AFTER", 1, 300)]))
                 .await
                 .ok()
         },
@@ -120,19 +107,20 @@ async fn kafka_outage_fails_calls_unavailable_and_loses_no_acknowledged_order() 
     .await?;
     acknowledged.insert(order.order_transaction_id);
     for i in 0..4 {
-        let order =
-            create_order(&orders, &token, order_request(&[("SKU-AFTER", 1, 301 + i)])).await?;
+        let order = orders
+            .create_order(&token, order_request(&[("SKU-AFTER", 1, 301 + i)]))
+            .await?;
         acknowledged.insert(order.order_transaction_id);
     }
 
     assert_paid_exactly_once(&stack, &token, &acknowledged).await?;
     // A refused order's event must not be delivered late (and paid) once Kafka is back.
-    let payments = stack.payments_channel().await?;
+    let payments = stack.payments_client().await?;
     let settled = zte_testkit::wait_until(
         "a late payment of a refused order",
         Duration::from_secs(5),
         || async {
-            let listed = list_payments(&payments, &token).await.ok()?;
+            let listed = payments.all_payments(&token).await.ok()?;
             (listed.len() > acknowledged.len()).then_some(listed.len())
         },
     )
@@ -141,11 +129,7 @@ async fn kafka_outage_fails_calls_unavailable_and_loses_no_acknowledged_order() 
         settled.is_err(),
         "a refused order was paid after the outage: {settled:?}"
     );
-    let visible: HashSet<String> = list_orders(&orders, &token)
-        .await?
-        .into_iter()
-        .map(|o| o.order_transaction_id)
-        .collect();
+    let visible: HashSet<String> = orders.all_order_ids(&token).await?;
     assert_eq!(visible, acknowledged, "no refused order is visible");
     Ok(())
 }
@@ -157,29 +141,27 @@ async fn payments_killed_with_sigkill_mid_stream_pays_every_order_exactly_once()
     let mut stack = Stack::start_for_test().await?;
     let (user, password) = DEMO_USERS[0];
     let token = stack.user_token(user, password).await?;
-    let orders = stack.orders_channel().await?;
+    let orders = stack.orders_client().await?;
 
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..ORDERS {
         let (orders, token) = (orders.clone(), token.clone());
         tasks.spawn(async move {
-            create_order(
-                &orders,
-                &token,
-                order_request(&[("SKU-K9", 1, 10 + i as i64)]),
-            )
-            .await
+            orders
+                .create_order(&token, order_request(&[("SKU-K9", 1, 10 + i as i64)]))
+                .await
         });
     }
     let mut acknowledged = HashSet::new();
     let mut killed = false;
-    let payments = stack.payments_channel().await?;
+    let payments = stack.payments_client().await?;
     while let Some(result) = tasks.join_next().await {
         let order = result??;
         acknowledged.insert(order.order_transaction_id.clone());
         // Kill as soon as the first payments are recorded, while more events are queued.
         if !killed
-            && get_payment(&payments, Some(&token), &order.order_transaction_id)
+            && payments
+                .get_payment(&token, &order.order_transaction_id)
                 .await
                 .is_ok()
         {
@@ -190,7 +172,7 @@ async fn payments_killed_with_sigkill_mid_stream_pays_every_order_exactly_once()
     if !killed {
         // Every call returned before any payment: kill now, mid-consumption.
         let first = acknowledged.iter().next().cloned().unwrap_or_default();
-        wait_payment(&payments, &token, &first, PAY_TIMEOUT).await?;
+        payments.wait_payment(&token, &first, PAY_TIMEOUT).await?;
         stack.payments.kill9().await?;
     }
     stack.payments.restart()?;
@@ -205,30 +187,34 @@ async fn identity_down_makes_create_order_unavailable_and_publishes_nothing() ->
     let mut stack = Stack::start_for_test().await?;
     let (user, password) = DEMO_USERS[0];
     let token = stack.user_token(user, password).await?;
-    let orders = stack.orders_channel().await?;
-    let reader = zte_testkit::consumer_from_start(&stack.config.kafka, &stack.config.topic)?;
+    let orders = stack.orders_client().await?;
+    let reader = kafka::consumer_from_start(&stack.config.kafka, &stack.config.topic)?;
 
     stack.identity.terminate(Duration::from_secs(15)).await?;
-    let result = create_order(&orders, &token, order_request(&[("SKU-ID", 1, 100)])).await;
+    let result = orders
+        .create_order(&token, order_request(&[("SKU-ID", 1, 100)]))
+        .await;
     assert_eq!(
         result.err().map(|s| s.code()),
         Some(Code::Unavailable),
         "CreateOrder with identity down"
     );
-    let published = zte_testkit::drain_records(&reader, Duration::from_secs(5)).await;
+    let published = kafka::drain_records(&reader, Duration::from_secs(5)).await;
     assert!(
         published.is_empty(),
         "{} record(s) published while identity was down",
         published.len()
     );
     assert!(
-        list_orders(&orders, &token).await?.is_empty(),
+        orders.all_orders(&token).await?.is_empty(),
         "a failed order is visible"
     );
 
     stack.identity.restart()?;
     stack.wait_healthy().await?;
-    let order = create_order(&orders, &token, order_request(&[("SKU-ID", 1, 100)])).await?;
+    let order = orders
+        .create_order(&token, order_request(&[("SKU-ID", 1, 100)]))
+        .await?;
     assert_paid_exactly_once(&stack, &token, &HashSet::from([order.order_transaction_id])).await?;
     Ok(())
 }
@@ -240,52 +226,48 @@ async fn jwks_outage_keeps_cached_keys_valid_and_a_new_kid_waits_for_the_jwks() 
     let issuer = stack.config.issuer();
     let (user, password) = DEMO_USERS[0];
     let token = stack.user_token(user, password).await?;
-    let orders = stack.orders_channel().await?;
-    let first = create_order(&orders, &token, order_request(&[("SKU-J", 1, 100)])).await?;
-    let payments = stack.payments_channel().await?;
-    wait_payment(&payments, &token, &first.order_transaction_id, PAY_TIMEOUT).await?;
-    let identity_dir = stack.config.root.join("identity");
-    let current_key = forge::find_signing_key(&identity_dir, &forge::kid_of(&token)?)?;
+    let orders = stack.orders_client().await?;
+    let first = orders
+        .create_order(&token, order_request(&[("SKU-J", 1, 100)]))
+        .await?;
+    let payments = stack.payments_client().await?;
+    payments
+        .wait_payment(&token, &first.order_transaction_id, PAY_TIMEOUT)
+        .await?;
+    let identity_dir = stack.config.identity_dir();
+    let current_key = forge::find_signing_key(&identity_dir, &forge::kid_of(&token));
 
     // JWKS (identity) goes down.
     stack.identity.terminate(Duration::from_secs(15)).await?;
-    let producer = raw_producer(&stack.config.kafka)?;
-    let event = |key: &zte_auth::SigningKey| -> anyhow::Result<(String, Vec<u8>)> {
-        let order = forge::order_created(user);
-        let encoded = zte_event::encode_order_created(&order);
-        let token = forge::sign(
-            key,
-            &forge::event_claims(&issuer, &order, &encoded.payload_hash),
-        )?;
-        Ok((
-            order.order_transaction_id,
-            forge::envelope(&encoded.payload, &token),
-        ))
-    };
+    let producer = kafka::producer(&stack.config.kafka);
+    let event = |key: &zte_auth::SigningKey| Event::signed(order_created(user), key, &issuer);
 
     // An event signed with the cached key is still verified and paid.
-    let (cached_id, value) = event(&current_key)?;
-    inject(&producer, &stack.config.topic, cached_id.as_bytes(), &value).await?;
-    wait_payment(&payments, &token, &cached_id, PAY_TIMEOUT).await?;
+    let cached = event(&current_key);
+    kafka::produce(&producer, &stack.config.topic, &cached.record()).await?;
+    payments
+        .wait_payment(&token, cached.id(), PAY_TIMEOUT)
+        .await?;
 
     // A new key (rotation while the JWKS is unreachable): the event must wait, not be
     // dead-lettered, and be paid once the JWKS is back.
-    let status = tokio::process::Command::new(zte_e2e::binary("identity")?)
+    let status = tokio::process::Command::new(zte_e2e::binary("identity").await?)
         .args(["rotate-key", "--data-dir"])
         .arg(&identity_dir)
         .status()
         .await?;
     assert!(status.success(), "identity rotate-key failed");
-    let new_key = forge::signing_keys(&identity_dir)?
+    let new_key = forge::signing_keys(&identity_dir)
         .into_iter()
         .find(|k| k.kid() != current_key.kid())
         .expect("rotation created a new key file");
-    let (new_id, value) = event(&new_key)?;
-    inject(&producer, &stack.config.topic, new_id.as_bytes(), &value).await?;
+    let fresh = event(&new_key);
+    let new_id = fresh.id();
+    kafka::produce(&producer, &stack.config.topic, &fresh.record()).await?;
     let waited = zte_testkit::wait_until(
         "payment with an unknown kid while the JWKS is down",
         Duration::from_secs(5),
-        || async { get_payment(&payments, Some(&token), &new_id).await.ok() },
+        || async { payments.get_payment(&token, new_id).await.ok() },
     )
     .await;
     assert!(
@@ -295,9 +277,9 @@ async fn jwks_outage_keeps_cached_keys_valid_and_a_new_kid_waits_for_the_jwks() 
 
     stack.identity.restart()?;
     stack.wait_healthy().await?;
-    wait_payment(&payments, &token, &new_id, PAY_TIMEOUT).await?;
-    let dlq = zte_testkit::consumer_from_start(&stack.config.kafka, &stack.config.dlq_topic)?;
-    let dead = zte_testkit::drain_records(&dlq, Duration::from_secs(3)).await;
+    payments.wait_payment(&token, new_id, PAY_TIMEOUT).await?;
+    let dlq = kafka::consumer_from_start(&stack.config.kafka, &stack.config.dlq_topic)?;
+    let dead = kafka::drain_records(&dlq, Duration::from_secs(3)).await;
     assert!(
         dead.is_empty(),
         "a valid event was dead-lettered during the JWKS outage"

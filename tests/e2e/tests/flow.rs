@@ -3,9 +3,10 @@
 
 use std::{collections::HashSet, time::Duration};
 
-use zte_e2e::{
-    DEMO_USERS, Stack,
-    client::{create_order, get_order, list_orders, list_payments, order_request, wait_payment},
+use zte_e2e::Stack;
+use zte_testkit::{
+    clients::{order_ids_paid_once, order_request},
+    tokens::DEMO_USERS,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -13,31 +14,29 @@ async fn happy_path_user_token_to_order_to_payment() -> anyhow::Result<()> {
     let stack = Stack::start_for_test().await?;
     let (user, password) = DEMO_USERS[0];
     let token = stack.user_token(user, password).await?;
-    let orders = stack.orders_channel().await?;
-    let payments = stack.payments_channel().await?;
+    let orders = stack.orders_client().await?;
+    let payments = stack.payments_client().await?;
 
-    let order = create_order(
-        &orders,
-        &token,
-        order_request(&[("SKU-A", 2, 1_250), ("SKU-B", 1, 999)]),
-    )
-    .await?;
+    let order = orders
+        .create_order(
+            &token,
+            order_request(&[("SKU-A", 2, 1_250), ("SKU-B", 1, 999)]),
+        )
+        .await?;
     assert_eq!(order.user_id, user);
     assert_eq!(order.total_minor, 2 * 1_250 + 999);
     assert_eq!(order.currency, "EUR");
     assert!(uuid::Uuid::parse_str(&order.order_transaction_id).is_ok());
     assert_eq!(
-        get_order(&orders, Some(&token), &order.order_transaction_id).await?,
+        orders
+            .get_order(&token, &order.order_transaction_id)
+            .await?,
         order
     );
 
-    let payment = wait_payment(
-        &payments,
-        &token,
-        &order.order_transaction_id,
-        Duration::from_secs(60),
-    )
-    .await?;
+    let payment = payments
+        .wait_payment(&token, &order.order_transaction_id, Duration::from_secs(60))
+        .await?;
     assert_eq!(payment.order_transaction_id, order.order_transaction_id);
     assert_eq!(payment.user_id, user);
     assert_eq!(payment.amount_minor, order.total_minor);
@@ -51,8 +50,8 @@ async fn hundred_concurrent_orders_from_two_users_are_paid_exactly_once_each() -
 {
     const ORDERS: usize = 100;
     let stack = Stack::start_for_test().await?;
-    let orders = stack.orders_channel().await?;
-    let payments = stack.payments_channel().await?;
+    let orders = stack.orders_client().await?;
+    let payments = stack.payments_client().await?;
     let mut tokens = Vec::new();
     for (user, password) in DEMO_USERS {
         tokens.push((user, stack.user_token(user, password).await?));
@@ -64,7 +63,8 @@ async fn hundred_concurrent_orders_from_two_users_are_paid_exactly_once_each() -
         let orders = orders.clone();
         tasks.spawn(async move {
             let request = order_request(&[("SKU-C", 1 + (i % 5) as u32, 100 + i as i64)]);
-            create_order(&orders, &token, request)
+            orders
+                .create_order(&token, request)
                 .await
                 .map(|order| (user, order))
         });
@@ -86,32 +86,13 @@ async fn hundred_concurrent_orders_from_two_users_are_paid_exactly_once_each() -
             .filter(|(owner, _)| owner == user)
             .map(|(_, o)| o.order_transaction_id.clone())
             .collect();
-        let paid = zte_testkit::wait_until(
-            &format!("{} payments for {user}", mine.len()),
-            Duration::from_secs(120),
-            || async {
-                let listed = list_payments(&payments, token).await.ok()?;
-                (listed.len() >= mine.len()).then_some(listed)
-            },
-        )
-        .await?;
-        let paid_ids: Vec<String> = paid
-            .iter()
-            .map(|p| p.order_transaction_id.clone())
-            .collect();
-        let unique: HashSet<String> = paid_ids.iter().cloned().collect();
-        assert_eq!(
-            paid_ids.len(),
-            unique.len(),
-            "{user}: an order was paid twice"
-        );
+        let paid = payments
+            .wait_payments(token, mine.len(), Duration::from_secs(120))
+            .await?;
+        let unique = order_ids_paid_once(&paid, user);
         assert_eq!(unique, mine, "{user} sees exactly their own payments");
         assert!(paid.iter().all(|p| p.user_id == *user));
-        let listed: HashSet<String> = list_orders(&orders, token)
-            .await?
-            .into_iter()
-            .map(|o| o.order_transaction_id)
-            .collect();
+        let listed: HashSet<String> = orders.all_order_ids(token).await?;
         assert_eq!(listed, mine, "{user} sees exactly their own orders");
     }
     Ok(())

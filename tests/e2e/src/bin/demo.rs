@@ -7,16 +7,10 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
-use base64::Engine as _;
 use clap::Parser;
-use prost::Message as _;
 use rdkafka::Message as _;
 use zte_e2e::{Stack, StackConfig};
-use zte_proto::{
-    events::v1::EventEnvelope,
-    orders::v1::{CreateOrderRequest, OrderItem, orders_service_client::OrdersServiceClient},
-    payments::v1::{GetPaymentRequest, payments_service_client::PaymentsServiceClient},
-};
+use zte_testkit::{clients::order_request, events::decode_envelope, forge, kafka};
 
 /// Runs the whole stack locally and shows an order becoming a payment.
 #[derive(Debug, Parser)]
@@ -65,8 +59,8 @@ async fn main() -> anyhow::Result<()> {
         root: root.clone(),
         publish_timeout: Duration::from_secs(10),
     };
-    zte_testkit::create_topic(&config.kafka, &config.topic, 3).await?;
-    zte_testkit::create_topic(&config.kafka, &config.dlq_topic, 1).await?;
+    kafka::create_topic(&config.kafka, &config.topic, 3).await?;
+    kafka::create_topic(&config.kafka, &config.dlq_topic, 1).await?;
     println!(
         "Starting identity, payments and orders (logs in {}/logs) ...",
         root.display()
@@ -78,53 +72,30 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let token = stack.user_token("demouser", "Password1").await?;
-    let bearer = format!("Bearer {token}");
-    let mut orders = OrdersServiceClient::new(stack.orders_channel().await?);
-    let mut request = tonic::Request::new(CreateOrderRequest {
-        request_id: uuid::Uuid::new_v4().to_string(),
-        items: vec![
-            OrderItem {
-                sku: "BOOK-RUST-2024".into(),
-                quantity: 2,
-                unit_price_minor: 3_990,
-            },
-            OrderItem {
-                sku: "MUG-KAFKA".into(),
-                quantity: 1,
-                unit_price_minor: 1_250,
-            },
-        ],
-        currency: "EUR".into(),
-    });
-    request
-        .metadata_mut()
-        .insert("authorization", bearer.parse()?);
-    let order = orders
-        .create_order(request)
+    let order = stack
+        .orders_client()
         .await?
-        .into_inner()
-        .order
-        .context("no order in response")?;
+        .create_order(
+            &token,
+            order_request(&[("BOOK-RUST-2024", 2, 3_990), ("MUG-KAFKA", 1, 1_250)]),
+        )
+        .await?;
     println!("\n== Order (orders.v1.OrdersService/CreateOrder as demouser)\n{order:#?}");
 
     // The event as it sits in Kafka, and its token's claims.
-    let consumer = zte_testkit::consumer_from_start(&args.kafka, &args.topic)?;
+    let consumer = kafka::consumer_from_start(&args.kafka, &args.topic)?;
     let record =
         zte_testkit::wait_until("the OrderCreated record", Duration::from_secs(30), || {
             let consumer = &consumer;
             let id = order.order_transaction_id.clone();
             async move {
-                let records =
-                    zte_testkit::collect_records(consumer, 1, Duration::from_millis(500)).await;
+                let records = kafka::collect_records(consumer, 1, Duration::from_millis(500)).await;
                 records.into_iter().find(|r| r.key() == Some(id.as_bytes()))
             }
         })
         .await?;
-    let envelope = EventEnvelope::decode(record.payload().unwrap_or_default())?;
-    let claims_b64 = envelope.access_token.split('.').nth(1).unwrap_or_default();
-    let claims: serde_json::Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims_b64)?,
-    )?;
+    let envelope = decode_envelope(record.payload().unwrap_or_default());
+    let claims = forge::claims_of(&envelope.access_token);
     println!(
         "\n== Event on {} (partition {}, offset {}, key {})\nevent_type: {}\npayload: {} bytes, sha256 {}\nevent token claims:\n{}",
         args.topic,
@@ -137,24 +108,11 @@ async fn main() -> anyhow::Result<()> {
         serde_json::to_string_pretty(&claims)?
     );
 
-    let payments = PaymentsServiceClient::new(stack.payments_channel().await?);
-    let payment = zte_testkit::wait_until("the payment", Duration::from_secs(30), || {
-        let mut request = tonic::Request::new(GetPaymentRequest {
-            order_transaction_id: order.order_transaction_id.clone(),
-        });
-        let header = bearer.parse();
-        let mut payments = payments.clone();
-        async move {
-            request.metadata_mut().insert("authorization", header.ok()?);
-            payments
-                .get_payment(request)
-                .await
-                .ok()?
-                .into_inner()
-                .payment
-        }
-    })
-    .await?;
+    let payment = stack
+        .payments_client()
+        .await?
+        .wait_payment(&token, &order.order_transaction_id, Duration::from_secs(30))
+        .await?;
     println!("\n== Payment (payments.v1.PaymentsService/GetPayment)\n{payment:#?}");
 
     if args.stop {

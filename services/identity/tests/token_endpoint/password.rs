@@ -1,0 +1,163 @@
+//! The password grant (demo users, scripted use): short-lived user tokens, refusals of bad
+//! credentials and clients, and RFC 6749 errors for malformed requests.
+
+use zte_testkit::{
+    forge,
+    identity::{IdentityApp, JWT_BEARER, PASSWORD},
+    tokens::ORDERS_SERVICE,
+};
+
+#[tokio::test]
+async fn password_grant_issues_a_short_lived_user_token_that_validates_against_the_jwks() {
+    let app = IdentityApp::spawn().await;
+    let reply = app
+        .password_grant("demouser", "Password1", "orders payments")
+        .await;
+    assert_eq!(reply.headers["cache-control"], "no-store");
+    assert_eq!(reply.body["token_type"], "Bearer");
+    assert_eq!(reply.body["expires_in"], 900);
+    assert_eq!(reply.body["scope"], "orders payments");
+    let token = reply.token();
+    let header = forge::header_of(&token);
+    assert_eq!(
+        (&header["alg"], &header["typ"], &header["kid"]),
+        (
+            &"PS256".into(),
+            &"at+jwt".into(),
+            &app.active_kid.as_str().into()
+        )
+    );
+    for audience in ["orders-service", "payments-service"] {
+        let claims = app.validator(audience).validate(&token).await.unwrap();
+        assert_eq!(claims.sub, "demouser");
+        assert_eq!(claims.client_id, "demo-cli");
+        assert_eq!(claims.exp - claims.iat, 900);
+        assert!(claims.nbf <= claims.iat && claims.act.is_none() && !claims.is_event_token());
+    }
+    // A narrower scope is granted as asked; no scope means everything the client may have.
+    let narrow = app.password_grant("demouser2", "Password2", "orders").await;
+    assert_eq!(forge::claims_of(&narrow.token()).scope, "orders");
+    assert_eq!(forge::claims_of(&narrow.token()).sub, "demouser2");
+    let default = app
+        .post_form(&[
+            ("grant_type", PASSWORD),
+            ("client_id", "demo-cli"),
+            ("username", "demouser"),
+            ("password", "Password1"),
+        ])
+        .await;
+    assert_eq!(forge::claims_of(&default.token()).scope, "orders payments");
+    // Two tokens never share a jti.
+    let again = app.user_token().await;
+    assert_ne!(forge::claims_of(&token).jti, forge::claims_of(&again).jti);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn password_grant_refuses_bad_credentials_unknown_clients_and_scopes_beyond_the_client() {
+    let app = IdentityApp::spawn().await;
+    app.password_grant("demouser", "Password2", "orders")
+        .await
+        .assert_error(400, "invalid_grant");
+    app.password_grant("demouser", "password1", "orders")
+        .await
+        .assert_error(400, "invalid_grant");
+    app.password_grant("nobody", "Password1", "orders")
+        .await
+        .assert_error(400, "invalid_grant");
+    for scope in ["trigger_payments", "orders admin", "orders\u{7f}"] {
+        app.password_grant("demouser", "Password1", scope)
+            .await
+            .assert_error(400, "invalid_scope");
+    }
+    let form = |client: &'static str| {
+        vec![
+            ("grant_type", PASSWORD),
+            ("client_id", client),
+            ("username", "demouser"),
+            ("password", "Password1"),
+        ]
+    };
+    app.post_form(&form("evil-cli"))
+        .await
+        .assert_error(401, "invalid_client");
+    // A confidential client cannot skip authentication by naming itself ...
+    app.post_form(&form(ORDERS_SERVICE))
+        .await
+        .assert_error(401, "invalid_client");
+    // ... and when authenticated it still may not use the password grant.
+    let assertion = app.assertion();
+    let mut authenticated = form(ORDERS_SERVICE);
+    authenticated.extend([
+        ("client_assertion_type", JWT_BEARER),
+        ("client_assertion", assertion.as_str()),
+    ]);
+    app.post_form(&authenticated)
+        .await
+        .assert_error(400, "unauthorized_client");
+    // No client at all.
+    app.post_form(&[
+        ("grant_type", PASSWORD),
+        ("username", "demouser"),
+        ("password", "Password1"),
+    ])
+    .await
+    .assert_error(401, "invalid_client");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_requests_get_rfc6749_errors_and_never_break_the_server() {
+    let app = IdentityApp::spawn().await;
+    app.post_form(&[("client_id", "demo-cli")])
+        .await
+        .assert_error(400, "invalid_request");
+    for grant in [
+        "authorization_code",
+        "client_credentials",
+        "token-exchange",
+        "x",
+    ] {
+        app.post_form(&[("grant_type", grant), ("client_id", "demo-cli")])
+            .await
+            .assert_error(400, "unsupported_grant_type");
+    }
+    app.post_form(&[
+        ("grant_type", PASSWORD),
+        ("client_id", "demo-cli"),
+        ("username", "demouser"),
+    ])
+    .await
+    .assert_error(400, "invalid_request");
+    app.post_form(&[
+        ("grant_type", PASSWORD),
+        ("grant_type", PASSWORD),
+        ("client_id", "demo-cli"),
+    ])
+    .await
+    .assert_error(400, "invalid_request");
+    app.post_raw("application/json", br#"{"grant_type":"password"}"#.to_vec())
+        .await
+        .assert_error(400, "invalid_request");
+    app.post_raw(
+        "application/x-www-form-urlencoded",
+        vec![0xff, 0xfe, b'=', 0x00, b'&', b'%'],
+    )
+    .await
+    .assert_error(400, "invalid_request");
+    // Oversized body: refused before parsing, with an RFC 6749 body.
+    let big = format!(
+        "grant_type=password&client_id=demo-cli&username=demouser&password={}",
+        "A".repeat(20 * 1024)
+    );
+    let reply = app
+        .post_raw("application/x-www-form-urlencoded", big.into_bytes())
+        .await;
+    assert_eq!((reply.status, reply.error()), (413, "invalid_request"));
+    // Wrong method.
+    let get = app.get("/token").await;
+    assert_eq!(get.status, 405);
+    // Still serving.
+    app.user_token().await;
+    app.stop().await;
+}
