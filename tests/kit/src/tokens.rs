@@ -9,11 +9,11 @@ use zte_proto::events::v1::OrderCreated;
 /// The users (and passwords) the identity service provisions in demo mode.
 pub const DEMO_USERS: [(&str, &str); 2] = [("demouser", "Password1"), ("demouser2", "Password2")];
 /// The public client allowed the password grant in demo mode.
-pub const DEMO_CLIENT: &str = "demo-cli";
+pub const DEMO_CLIENT: &str = zte_auth::names::DEMO_CLIENT_ID;
 /// The Orders service: its audience and its OAuth client id.
-pub const ORDERS_SERVICE: &str = "orders-service";
+pub const ORDERS_SERVICE: &str = zte_auth::names::ORDERS_CLIENT_ID;
 /// The Payments service: the audience of event tokens.
-pub const PAYMENTS_SERVICE: &str = "payments-service";
+pub const PAYMENTS_SERVICE: &str = zte_auth::names::PAYMENTS_AUDIENCE;
 /// The scopes of a user token.
 pub const USER_SCOPE: &str = "orders payments";
 
