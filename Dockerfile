@@ -45,22 +45,23 @@ ENV IDENTITY_LISTEN=0.0.0.0:8080 \
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/identity"]
 
-FROM runtime AS orders
+# Orders and Payments: the same health check, grpc-health-probe asking the gRPC health service
+# named by HEALTH_SERVICE on 127.0.0.1:GRPC_PORT (each target sets both).
+FROM runtime AS grpc-runtime
 COPY --from=probe /out/grpc-health-probe /usr/local/bin/grpc-health-probe
-COPY --from=builder /out/orders /usr/local/bin/orders
-ENV ORDERS_LISTEN=0.0.0.0:50051 \
-    ORDERS_DATA_DIR=/var/lib/zte/orders
-EXPOSE 50051
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=12 \
-  CMD ["grpc-health-probe", "-addr=127.0.0.1:50051", "-service=orders.v1.OrdersService"]
+  CMD grpc-health-probe -addr="127.0.0.1:${GRPC_PORT}" -service="${HEALTH_SERVICE}"
+
+FROM grpc-runtime AS orders
+COPY --from=builder /out/orders /usr/local/bin/orders
+ENV GRPC_PORT=50051 HEALTH_SERVICE=orders.v1.OrdersService
+ENV ORDERS_LISTEN=0.0.0.0:${GRPC_PORT} ORDERS_DATA_DIR=/var/lib/zte/orders
+EXPOSE ${GRPC_PORT}
 ENTRYPOINT ["/usr/local/bin/orders"]
 
-FROM runtime AS payments
-COPY --from=probe /out/grpc-health-probe /usr/local/bin/grpc-health-probe
+FROM grpc-runtime AS payments
 COPY --from=builder /out/payments /usr/local/bin/payments
-ENV PAYMENTS_LISTEN=0.0.0.0:50052 \
-    PAYMENTS_DATA_DIR=/var/lib/zte/payments
-EXPOSE 50052
-HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=12 \
-  CMD ["grpc-health-probe", "-addr=127.0.0.1:50052", "-service=payments.v1.PaymentsService"]
+ENV GRPC_PORT=50052 HEALTH_SERVICE=payments.v1.PaymentsService
+ENV PAYMENTS_LISTEN=0.0.0.0:${GRPC_PORT} PAYMENTS_DATA_DIR=/var/lib/zte/payments
+EXPOSE ${GRPC_PORT}
 ENTRYPOINT ["/usr/local/bin/payments"]

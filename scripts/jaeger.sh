@@ -28,26 +28,18 @@
 #   JAEGER_MAX_TRACES       traces kept in memory                  (default 100000)
 #   JAEGER_START_TIMEOUT    seconds to wait for the query API      (default 60)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-JAEGER_VERSION="${JAEGER_VERSION:-v1.76.0}"
-JAEGER_OTLP_GRPC_PORT="${JAEGER_OTLP_GRPC_PORT:-14317}"
-JAEGER_OTLP_HTTP_PORT="${JAEGER_OTLP_HTTP_PORT:-14318}"
-JAEGER_QUERY_PORT="${JAEGER_QUERY_PORT:-16686}"
-JAEGER_QUERY_GRPC_PORT="${JAEGER_QUERY_GRPC_PORT:-16685}"
-JAEGER_CACHE_DIR="${JAEGER_CACHE_DIR:-$ROOT/.cache/jaeger}"
-JAEGER_RUN_DIR="${JAEGER_RUN_DIR:-$JAEGER_CACHE_DIR/run-$JAEGER_QUERY_PORT}"
-JAEGER_MAX_TRACES="${JAEGER_MAX_TRACES:-100000}"
-JAEGER_START_TIMEOUT="${JAEGER_START_TIMEOUT:-60}"
+defaults JAEGER_OTLP_GRPC_PORT=14317 JAEGER_OTLP_HTTP_PORT=14318 \
+  JAEGER_QUERY_PORT=16686 JAEGER_QUERY_GRPC_PORT=16685
+defaults JAEGER_VERSION=v1.76.0 JAEGER_MAX_TRACES=100000
+cache_defaults JAEGER jaeger "$JAEGER_QUERY_PORT" 60
 BIN_DIR="$JAEGER_CACHE_DIR/$JAEGER_VERSION/bin"
 JAEGER_BIN="$BIN_DIR/jaeger"
-PID_FILE="$JAEGER_RUN_DIR/jaeger.pid"
 QUERY_URL="http://127.0.0.1:$JAEGER_QUERY_PORT"
 # Pinned for the selftest's gRPC half (a venv under the cache, never the system Python).
 OTEL_PY_VERSION=1.45.2
-
-log() { printf 'jaeger.sh: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 fetch() {
   if [[ -x "$JAEGER_BIN" ]]; then
@@ -97,14 +89,6 @@ fetch() {
 # True when the query API answers a services listing.
 answers_query() {
   curl -fsS --max-time 2 "$QUERY_URL/api/services" >/dev/null 2>&1
-}
-
-running_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid
-  pid="$(cat "$PID_FILE")"
-  kill -0 "$pid" 2>/dev/null || return 1
-  printf '%s' "$pid"
 }
 
 # Only what the tests need: the OTLP receivers, memory storage and the query service, all
@@ -169,55 +153,17 @@ print_endpoints() {
 
 start() {
   fetch
-  local pid
-  pid="$(running_pid || true)"
-  if answers_query; then
-    # Ours (pid file) or another one on this port: either way a query API is there to use.
-    log "jaeger already running on $QUERY_URL${pid:+ (pid $pid)}"
+  # Ours (pid file) or another one on this port: either way a query API is there to use.
+  if already_running jaeger "$QUERY_URL" answers_query; then
     print_endpoints
     return 0
   fi
   write_config
   log "starting jaeger (config: $JAEGER_RUN_DIR/config.yaml, log: $JAEGER_RUN_DIR/jaeger.log)"
-  # setsid: Jaeger must outlive this script and must not get the caller's Ctrl-C.
-  setsid "$JAEGER_BIN" --config "$JAEGER_RUN_DIR/config.yaml" \
-    >"$JAEGER_RUN_DIR/jaeger.log" 2>&1 </dev/null &
-  echo $! >"$PID_FILE"
-  local deadline=$((SECONDS + JAEGER_START_TIMEOUT))
-  until answers_query; do
-    if ! running_pid >/dev/null; then
-      tail -n 40 "$JAEGER_RUN_DIR/jaeger.log" >&2 || true
-      die "jaeger exited during start-up"
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 40 "$JAEGER_RUN_DIR/jaeger.log" >&2 || true
-      die "query API did not answer within ${JAEGER_START_TIMEOUT}s"
-    fi
-    sleep 0.2
-  done
+  start_detached "$JAEGER_RUN_DIR/jaeger.log" "$JAEGER_BIN" --config "$JAEGER_RUN_DIR/config.yaml"
+  await_ready jaeger "$JAEGER_RUN_DIR/jaeger.log" "$JAEGER_START_TIMEOUT" 0.2 answers_query
   log "jaeger ready"
   print_endpoints
-}
-
-stop() {
-  local pid
-  if ! pid="$(running_pid)"; then
-    log "no jaeger running for query port $JAEGER_QUERY_PORT"
-    rm -f "$PID_FILE"
-    return 0
-  fi
-  log "stopping jaeger (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$((SECONDS + 30))
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then
-      log "jaeger did not stop within 30s; killing"
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.2
-  done
-  rm -f "$PID_FILE"
 }
 
 # Polls the query API until the service has a trace with the given id (deadline wait).
@@ -317,9 +263,9 @@ selftest() {
 case "${1:-}" in
   fetch) fetch ;;
   start) start ;;
-  stop) stop ;;
+  stop) stop_server jaeger "query port $JAEGER_QUERY_PORT" ;;
   status) answers_query ;;
   endpoint) echo "http://127.0.0.1:$JAEGER_OTLP_GRPC_PORT" ;;
   selftest) selftest ;;
-  *) sed -n '2,/^set -euo/{/^#/p}' "$0" >&2; exit 2 ;;
+  *) usage ;;
 esac

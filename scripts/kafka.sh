@@ -44,31 +44,23 @@
 #   KAFKA_RUN_DIR       storage + logs of this broker             (default <cache>/run-<port>)
 #   KAFKA_START_TIMEOUT seconds to wait for the broker            (default 120)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
-KAFKA_SECURITY="${KAFKA_SECURITY:-plaintext}"
+defaults KAFKA_VERSION=4.4.0 KAFKA_SECURITY=plaintext
 case "$KAFKA_SECURITY" in
-  plaintext) KAFKA_PORT="${KAFKA_PORT:-19092}" ;;
-  oauth) KAFKA_PORT="${KAFKA_PORT:-19094}" ;;
-  *) printf 'kafka.sh: error: KAFKA_SECURITY must be plaintext or oauth, not "%s"\n' "$KAFKA_SECURITY" >&2; exit 2 ;;
+  plaintext) defaults KAFKA_PORT=19092 ;;
+  oauth) defaults KAFKA_PORT=19094 ;;
+  *) log "error: KAFKA_SECURITY must be plaintext or oauth, not \"$KAFKA_SECURITY\""; exit 2 ;;
 esac
-KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
-KAFKA_ADMIN_PORT="${KAFKA_ADMIN_PORT:-$((KAFKA_PORT + 2))}"
-KAFKA_OAUTH_ISSUER="${KAFKA_OAUTH_ISSUER:-https://127.0.0.1:18080}"
-KAFKA_OAUTH_JWKS_URL="${KAFKA_OAUTH_JWKS_URL:-${KAFKA_OAUTH_ISSUER%/}/jwks}"
-KAFKA_OAUTH_AUDIENCE="${KAFKA_OAUTH_AUDIENCE:-kafka}"
-KAFKA_OAUTH_JWKS_REFRESH_MS="${KAFKA_OAUTH_JWKS_REFRESH_MS:-300000}"
-KAFKA_REAUTH_MS="${KAFKA_REAUTH_MS:-600000}"
-KAFKA_ORDERS_PRINCIPAL="${KAFKA_ORDERS_PRINCIPAL:-User:orders-service}"
-KAFKA_PAYMENTS_PRINCIPAL="${KAFKA_PAYMENTS_PRINCIPAL:-User:payments-service}"
-PKI_DIR="${PKI_DIR:-$ROOT/.cache/pki}"
-KAFKA_CACHE_DIR="${KAFKA_CACHE_DIR:-$ROOT/.cache/kafka}"
-KAFKA_RUN_DIR="${KAFKA_RUN_DIR:-$KAFKA_CACHE_DIR/run-$KAFKA_PORT}"
-KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
+cache_defaults KAFKA kafka "$KAFKA_PORT" 120
+defaults KAFKA_CONTROLLER_PORT=$((KAFKA_PORT + 1)) KAFKA_ADMIN_PORT=$((KAFKA_PORT + 2)) PKI_DIR="$ROOT/.cache/pki"
+defaults KAFKA_OAUTH_ISSUER=https://127.0.0.1:18080 KAFKA_OAUTH_AUDIENCE=kafka \
+  KAFKA_OAUTH_JWKS_REFRESH_MS=300000 KAFKA_REAUTH_MS=600000
+defaults KAFKA_OAUTH_JWKS_URL="${KAFKA_OAUTH_ISSUER%/}/jwks"
+defaults KAFKA_ORDERS_PRINCIPAL=User:orders-service KAFKA_PAYMENTS_PRINCIPAL=User:payments-service
 # Bump the suffix when the dependency list below changes, so caches are rebuilt.
 LIB_DIR="$KAFKA_CACHE_DIR/$KAFKA_VERSION-r2/lib"
-PID_FILE="$KAFKA_RUN_DIR/kafka.pid"
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 ADMIN_BOOTSTRAP="127.0.0.1:$KAFKA_ADMIN_PORT"
 # Secure mode: TLS material assembled from the PKI, and the admin's client configuration.
@@ -76,8 +68,6 @@ TLS_DIR="$KAFKA_RUN_DIR/tls"
 ADMIN_CONFIG="$KAFKA_RUN_DIR/admin.properties"
 TRUSTSTORE_PASSWORD=public-ca-only
 
-log() { printf 'kafka.sh: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 secure() { [[ "$KAFKA_SECURITY" == oauth ]]; }
 
 classpath() { printf '%s/*' "$LIB_DIR"; }
@@ -133,14 +123,6 @@ answers_metadata() {
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || return 1
   java "${TOOL_JVM[@]}" -cp "$(classpath)" -Dlog4j2.configurationFile="$KAFKA_RUN_DIR/log4j2.properties" \
     org.apache.kafka.tools.BrokerApiVersionsCommand "${target[@]}" >/dev/null 2>&1
-}
-
-running_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid
-  pid="$(cat "$PID_FILE")"
-  kill -0 "$pid" 2>/dev/null || return 1
-  printf '%s' "$pid"
 }
 
 # Secure mode: refuse settings that cannot be secure, before anything is fetched or started.
@@ -322,11 +304,8 @@ start() {
   if secure; then
     prepare_tls
   fi
-  local pid
-  pid="$(running_pid || true)"
-  if answers_metadata; then
-    # Ours (pid file) or another one on this port: either way a broker is there to use.
-    log "broker already running on $BOOTSTRAP${pid:+ (pid $pid)}"
+  # Ours (pid file) or another one on this port: either way a broker is there to use.
+  if already_running broker "$BOOTSTRAP" answers_metadata; then
     print_ready
     return 0
   fi
@@ -350,47 +329,15 @@ start() {
       "-Djavax.net.ssl.trustStorePassword=$TRUSTSTORE_PASSWORD")
   fi
   log "starting $KAFKA_SECURITY broker on $BOOTSTRAP (logs: $KAFKA_RUN_DIR/server.log)"
-  # setsid: the broker must outlive this script and must not get the caller's Ctrl-C.
-  setsid java -Xms256m -Xmx1g -XX:+UseG1GC "${jvm_opts[@]}" \
+  local started=$SECONDS
+  start_detached "$KAFKA_RUN_DIR/server.log" java -Xms256m -Xmx1g -XX:+UseG1GC "${jvm_opts[@]}" \
     -Dlog4j2.configurationFile="$KAFKA_RUN_DIR/log4j2.properties" \
-    -cp "$(classpath)" kafka.Kafka "$KAFKA_RUN_DIR/server.properties" \
-    >"$KAFKA_RUN_DIR/server.log" 2>&1 </dev/null &
-  echo $! >"$PID_FILE"
-  local started=$SECONDS deadline=$((SECONDS + KAFKA_START_TIMEOUT))
-  until answers_metadata; do
-    if ! running_pid >/dev/null; then
-      tail -n 40 "$KAFKA_RUN_DIR/server.log" >&2 || true
-      die "broker exited during start-up"
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 40 "$KAFKA_RUN_DIR/server.log" >&2 || true
-      die "broker did not answer metadata within ${KAFKA_START_TIMEOUT}s"
-    fi
-    sleep 1
-  done
+    -cp "$(classpath)" kafka.Kafka "$KAFKA_RUN_DIR/server.properties"
+  # Each probe past the port check starts a JVM: poll once a second, leaving the cores to
+  # the starting broker.
+  await_ready broker "$KAFKA_RUN_DIR/server.log" "$KAFKA_START_TIMEOUT" 1 answers_metadata
   log "broker ready on $BOOTSTRAP after $((SECONDS - started))s"
   print_ready
-}
-
-stop() {
-  local pid
-  if ! pid="$(running_pid)"; then
-    log "no broker running for port $KAFKA_PORT"
-    rm -f "$PID_FILE"
-    return 0
-  fi
-  log "stopping broker (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$((SECONDS + 30))
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then
-      log "broker did not stop within 30s; killing"
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.2
-  done
-  rm -f "$PID_FILE"
 }
 
 # The admin helper (scripts/kafka/SecureAdmin.java), compiled once per Kafka version.
@@ -456,11 +403,11 @@ require_secure() {
 case "${1:-}" in
   fetch) fetch ;;
   start) start ;;
-  stop) stop ;;
+  stop) stop_server broker "port $KAFKA_PORT" ;;
   status) answers_metadata ;;
   bootstrap) if secure; then print_env; else echo "$BOOTSTRAP"; fi ;;
   env) require_secure env; print_env ;;
   acl-grant) require_secure acl-grant; shift; acl_grant "$@" ;;
   acl-list) require_secure acl-list; admin_tool list ;;
-  *) sed -n '2,45p' "$0" >&2; exit 2 ;;
+  *) usage ;;
 esac

@@ -32,21 +32,16 @@
 #   PKI_DAYS            validity of leaf certificates in days (default 825)
 #   PKI_CA_DAYS         validity of the CA in days            (default 3650)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PKI_DIR="${PKI_DIR:-$ROOT/.cache/pki}"
-PKI_K8S_NAMESPACES="${PKI_K8S_NAMESPACES:-zte default}"
-PKI_DAYS="${PKI_DAYS:-825}"
-PKI_CA_DAYS="${PKI_CA_DAYS:-3650}"
+defaults PKI_DIR="$ROOT/.cache/pki" PKI_K8S_NAMESPACES="zte default" PKI_DAYS=825 PKI_CA_DAYS=3650
 # Components with a server certificate, and the clients (components plus the admin).
 SERVERS=(identity orders payments gateway kafka)
 CLIENTS=(identity orders payments gateway kafka admin)
 # A certificate is renewed when it expires within this many seconds (30 days).
 RENEW_BEFORE=$((30 * 24 * 3600))
 FORCE=0
-
-log() { printf 'pki.sh: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 # Subject Alternative Names of a component's server certificate.
 server_sans() {
@@ -170,7 +165,7 @@ for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
     init | foreign | dir) command="$arg" ;;
-    *) sed -n '2,33p' "$0" >&2; exit 2 ;;
+    *) usage ;;
   esac
 done
 if [[ "$command" == dir ]]; then

@@ -35,14 +35,11 @@
 #   PG_BIN              directory of pg_ctl/initdb/psql            (default newest /usr/lib/postgresql/*/bin)
 #   PG_START_TIMEOUT    seconds to wait for the server             (default 60)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PG_PORT="${PG_PORT:-15432}"
-PG_USER="${PG_USER:-zte}"
-PG_PASSWORD="${PG_PASSWORD:-zte}"
-PG_MAX_CONNECTIONS="${PG_MAX_CONNECTIONS:-300}"
-PG_OS_USER="${PG_OS_USER:-zte-postgres}"
-PG_START_TIMEOUT="${PG_START_TIMEOUT:-60}"
+defaults PG_PORT=15432 PG_USER=zte PG_PASSWORD=zte PG_MAX_CONNECTIONS=300 PG_OS_USER=zte-postgres \
+  PG_START_TIMEOUT=60
 PG_SYSTEM_HOME=/var/lib/zte-postgres
 CACHE_LINK="$ROOT/.cache/postgres/run-$PG_PORT"
 if [[ $(id -u) -eq 0 ]]; then
@@ -61,9 +58,6 @@ LOG_FILE="$PG_RUN_DIR/postgres.log"
 # reaches it through the unix socket with peer authentication and no password.
 SUPERUSER="$PG_OS_USER"
 ADMIN_URL="postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres"
-
-log() { printf 'postgres.sh: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 [[ "$PG_USER$PG_PASSWORD" =~ ^[A-Za-z0-9._~-]+$ ]] \
   || die "PG_USER and PG_PASSWORD may use only A-Z a-z 0-9 . _ ~ - (they go into a URL as is)"
@@ -301,5 +295,5 @@ case "${1:-}" in
   status) accepts_connections ;;
   url) echo "$ADMIN_URL" ;;
   createdb) createdb "${2:-}" ;;
-  *) sed -n '2,/^set -euo/{/^#/p}' "$0" >&2; exit 2 ;;
+  *) usage ;;
 esac

@@ -10,15 +10,13 @@
 # to reach them); REFRESH_LIFETIME token lifetime of the refresh check in seconds (default 10,
 # 0 skips it); PKI_DIR as for scripts/pki.sh.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WORK="$ROOT/.cache/kafka-security"
 VENV="$WORK/venv"
-export PKI_DIR="${PKI_DIR:-$ROOT/.cache/pki}"
-REFRESH_LIFETIME="${REFRESH_LIFETIME:-10}"
-
-log() { printf 'test-kafka-security: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+defaults PKI_DIR="$ROOT/.cache/pki" REFRESH_LIFETIME=10
+export PKI_DIR
 
 # The venv with the pinned requirements; reinstalled only when they change.
 mkdir -p "$WORK"
