@@ -6,18 +6,15 @@ use zte_auth::claims::Audience;
 use zte_proto::orders::v1::ListOrdersRequest;
 use zte_testkit::{
     clients::{ITEMS, NO_TOKEN, order_request},
-    kafka,
     orders::OrdersApp,
     token_service::TokenService,
 };
 
-use crate::QUIET;
+use crate::{assert_nothing_published, spawn_with_consumer};
 
 #[tokio::test]
 async fn every_kind_of_bad_credential_is_refused_with_the_right_code() {
-    let tokens = TokenService::start().await;
-    let app = OrdersApp::spawn(&tokens.issuer).await;
-    let consumer = app.consumer();
+    let (tokens, app, consumer) = spawn_with_consumer().await;
 
     // No credentials at all.
     let status = app
@@ -68,8 +65,7 @@ async fn every_kind_of_bad_credential_is_refused_with_the_right_code() {
             .unwrap_err();
         assert_eq!(status.code(), code, "{what} (list): {status:?}");
     }
-    assert!(kafka::drain_records(&consumer, QUIET).await.is_empty());
-    assert_eq!(kafka::record_count(&app.topic).await, 0);
+    assert_nothing_published(&app, &consumer).await;
     app.stop().await;
 }
 

@@ -9,18 +9,14 @@ use zte_testkit::{
     clients::{ITEMS, order_request},
     events::{assert_event_token, only_event},
     kafka,
-    orders::OrdersApp,
-    token_service::TokenService,
     tokens::PAYMENTS_SERVICE,
 };
 
-use crate::{QUIET, item};
+use crate::{QUIET, assert_nothing_published, item, spawn_with_consumer};
 
 #[tokio::test]
 async fn create_order_publishes_exactly_one_record_bound_to_its_payload_bytes() {
-    let tokens = TokenService::start().await;
-    let app = OrdersApp::spawn(&tokens.issuer).await;
-    let consumer = app.consumer();
+    let (tokens, app, consumer) = spawn_with_consumer().await;
 
     let request = order_request(ITEMS);
     let order = app
@@ -61,9 +57,7 @@ async fn create_order_publishes_exactly_one_record_bound_to_its_payload_bytes() 
 
 #[tokio::test]
 async fn each_invalid_field_is_named_in_invalid_argument_and_nothing_is_published() {
-    let tokens = TokenService::start().await;
-    let app = OrdersApp::spawn(&tokens.issuer).await;
-    let consumer = app.consumer();
+    let (tokens, app, consumer) = spawn_with_consumer().await;
     let token = tokens.user_token("alice");
 
     type Mutation = fn(&mut CreateOrderRequest);
@@ -104,16 +98,13 @@ async fn each_invalid_field_is_named_in_invalid_argument_and_nothing_is_publishe
             .expect("BadRequest details");
         assert_eq!(details.field_violations[0].field, field);
     }
-    assert!(kafka::drain_records(&consumer, QUIET).await.is_empty());
-    assert_eq!(kafka::record_count(&app.topic).await, 0);
+    assert_nothing_published(&app, &consumer).await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn retries_with_the_same_request_id_return_the_same_order_and_publish_once() {
-    let tokens = TokenService::start().await;
-    let app = OrdersApp::spawn(&tokens.issuer).await;
-    let consumer = app.consumer();
+    let (tokens, app, consumer) = spawn_with_consumer().await;
     let token = tokens.user_token("alice");
     let request = order_request(ITEMS);
 
