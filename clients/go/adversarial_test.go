@@ -9,8 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -44,14 +42,8 @@ type adversarialCase struct {
 
 func loadCases(t *testing.T) caseFile {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "proto", "testdata", "event_verification_cases.json"))
-	if err != nil {
-		t.Fatalf("read cases: %v", err)
-	}
 	var file caseFile
-	if err := json.Unmarshal(raw, &file); err != nil {
-		t.Fatalf("parse cases: %v", err)
-	}
+	readTestdata(t, "event_verification_cases.json", &file)
 	return file
 }
 

@@ -7,9 +7,6 @@ package zteclient_test
 
 import (
 	"encoding/hex"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -49,14 +46,8 @@ type fields struct {
 
 func loadVectors(t *testing.T) []vector {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "proto", "testdata", "order_created_vectors.json"))
-	if err != nil {
-		t.Fatalf("read vectors: %v", err)
-	}
 	var file vectorFile
-	if err := json.Unmarshal(raw, &file); err != nil {
-		t.Fatalf("parse vectors: %v", err)
-	}
+	readTestdata(t, "order_created_vectors.json", &file)
 	if len(file.Vectors) < 6 {
 		t.Fatalf("want at least 6 vectors, got %d", len(file.Vectors))
 	}

@@ -1,6 +1,7 @@
 package io.zte.client;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Parser;
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSObject;
 import com.nimbusds.jose.JWSVerifier;
@@ -182,12 +183,7 @@ public final class EventVerifier {
     if (bytes.length == 0) {
       throw reject(Reason.MALFORMED_ENVELOPE, "empty record value");
     }
-    EventEnvelope envelope;
-    try {
-      envelope = EventEnvelope.parseFrom(bytes);
-    } catch (InvalidProtocolBufferException e) {
-      throw reject(Reason.MALFORMED_ENVELOPE, e.getMessage());
-    }
+    EventEnvelope envelope = parse(EventEnvelope.parser(), bytes, Reason.MALFORMED_ENVELOPE);
     if (!ORDER_CREATED_TYPE.equals(envelope.getEventType())) {
       throw reject(Reason.UNEXPECTED_EVENT_TYPE, envelope.getEventType());
     }
@@ -208,12 +204,7 @@ public final class EventVerifier {
         (claimed instanceof String s ? s : "").getBytes(StandardCharsets.UTF_8))) {
       throw reject(Reason.PAYLOAD_HASH_MISMATCH, "");
     }
-    OrderCreated order;
-    try {
-      order = OrderCreated.parseFrom(payload);
-    } catch (InvalidProtocolBufferException e) {
-      throw reject(Reason.MALFORMED_PAYLOAD, e.getMessage());
-    }
+    OrderCreated order = parse(OrderCreated.parser(), payload, Reason.MALFORMED_PAYLOAD);
     String id = order.getOrderTransactionId();
     if (!UUID.matcher(id).matches()) {
       throw reject(Reason.MALFORMED_PAYLOAD, "order_transaction_id is not a UUID");
@@ -385,5 +376,15 @@ public final class EventVerifier {
 
   private static EventRejectedException reject(Reason reason, String detail) {
     return new EventRejectedException(reason, detail == null ? "" : detail);
+  }
+
+  /** {@code bytes} parsed by {@code parser}; what does not parse is refused with {@code reason}. */
+  private static <T> T parse(Parser<T> parser, byte[] bytes, Reason reason)
+      throws EventRejectedException {
+    try {
+      return parser.parseFrom(bytes);
+    } catch (InvalidProtocolBufferException e) {
+      throw reject(reason, e.getMessage());
+    }
   }
 }

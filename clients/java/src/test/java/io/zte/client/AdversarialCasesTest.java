@@ -23,9 +23,8 @@ import org.junit.jupiter.api.TestFactory;
  * verifier): accepted, or refused with the same reason name.
  */
 class AdversarialCasesTest {
-  @SuppressWarnings("unchecked")
   private static List<Map<String, Object>> cases() throws Exception {
-    return (List<Map<String, Object>>) file().get("cases");
+    return TestData.entries("event_verification_cases.json", "cases");
   }
 
   private static Map<String, Object> file() throws Exception {
@@ -64,12 +63,8 @@ class AdversarialCasesTest {
 
   @TestFactory
   Stream<DynamicTest> everyCaseEndsAsPaymentsSays() throws Exception {
-    return cases().stream()
-        .map(
-            c ->
-                DynamicTest.dynamicTest(
-                    (String) c.get("name"),
-                    () -> assertEquals(c.get("expect"), outcome(c), (String) c.get("description"))));
+    return TestData.eachNamed(
+        cases(), c -> assertEquals(c.get("expect"), outcome(c), (String) c.get("description")));
   }
 
   @SuppressWarnings("unchecked")

@@ -20,9 +20,8 @@ import org.junit.jupiter.api.TestFactory;
  * SHA-256 is the recorded hash, and parsing the bytes gives the same message back.
  */
 class VectorsTest {
-  @SuppressWarnings("unchecked")
   private static List<Map<String, Object>> vectors() throws Exception {
-    return (List<Map<String, Object>>) TestData.read("order_created_vectors.json").get("vectors");
+    return TestData.entries("order_created_vectors.json", "vectors");
   }
 
   /** 64-bit integers are decimal strings in the file (proto3 JSON mapping). */
@@ -64,18 +63,15 @@ class VectorsTest {
   @SuppressWarnings("unchecked")
   @TestFactory
   Stream<DynamicTest> eachVectorEncodesToItsBytesHashesToItsHashAndDecodesBack() throws Exception {
-    return vectors().stream()
-        .map(
-            v ->
-                DynamicTest.dynamicTest(
-                    (String) v.get("name"),
-                    () -> {
-                      var message = messageFromFields((Map<String, Object>) v.get("fields"));
-                      byte[] encoded = message.toByteArray();
-                      assertEquals(v.get("encoded_hex"), HexFormat.of().formatHex(encoded));
-                      assertEquals(v.get("sha256"), EventVerifier.payloadHash(encoded));
-                      byte[] recorded = HexFormat.of().parseHex((String) v.get("encoded_hex"));
-                      assertEquals(message, OrderCreated.parseFrom(recorded));
-                    }));
+    return TestData.eachNamed(
+        vectors(),
+        v -> {
+          var message = messageFromFields((Map<String, Object>) v.get("fields"));
+          byte[] encoded = message.toByteArray();
+          assertEquals(v.get("encoded_hex"), HexFormat.of().formatHex(encoded));
+          assertEquals(v.get("sha256"), EventVerifier.payloadHash(encoded));
+          byte[] recorded = HexFormat.of().parseHex((String) v.get("encoded_hex"));
+          assertEquals(message, OrderCreated.parseFrom(recorded));
+        });
   }
 }
