@@ -92,7 +92,8 @@ fn at(seconds: i64, nanos: i32) -> Option<Timestamp> {
     Some(Timestamp { seconds, nanos })
 }
 
-/// One vector: the event's fields, its total computed from the items.
+/// One vector: the event's fields, its total computed from the items. Each vector names
+/// itself and its order id, and changes `usual()` where it is about something else.
 struct Spec {
     name: &'static str,
     description: &'static str,
@@ -104,6 +105,19 @@ struct Spec {
 }
 
 impl Spec {
+    /// demouser buys one SKU-1 at 0.01 EUR, with no created_at.
+    fn usual() -> Self {
+        Self {
+            name: "",
+            description: "",
+            id: "",
+            user: "demouser",
+            created_at: None,
+            items: vec![item("SKU-1", 1, 1)],
+            currency: "EUR",
+        }
+    }
+
     /// The event (an item total that overflows is a bug in the vector).
     fn event(self) -> OrderCreated {
         let total_minor = zte_event::total_minor(&self.items).unwrap_or_else(|| {
@@ -129,10 +143,9 @@ fn vectors() -> Vec<Spec> {
             name: "single_item_zero_nanos",
             description: "One item; created_at with whole seconds (nanos = 0, so the nanos field is omitted).",
             id: "0b6f1c1e-4e0e-4d59-9a53-2c2b8f0b7f43",
-            user: "demouser",
             created_at: at(1_700_000_000, 0),
             items: vec![item("SKU-1", 2, 1250)],
-            currency: "EUR",
+            ..Spec::usual()
         },
         Spec {
             name: "nonzero_nanos_three_items",
@@ -151,10 +164,10 @@ fn vectors() -> Vec<Spec> {
             name: "many_items_100",
             description: "100 items (SKU-001..SKU-100, quantity i, price 101*i): a long repeated field.",
             id: "3f2a9c1d-1111-4abc-8def-000000000100",
-            user: "demouser",
             created_at: at(1_735_689_600, 500_000_000),
             items: many_items,
             currency: "GBP",
+            ..Spec::usual()
         },
         Spec {
             name: "unicode_skus",
@@ -175,67 +188,59 @@ fn vectors() -> Vec<Spec> {
             name: "large_amounts_sum_to_i64_max",
             description: "Amounts near the i64 limit whose total is exactly i64::MAX (9223372036854775807), encoded as 9-byte varints.",
             id: "ffffffff-ffff-4fff-bfff-ffffffffffff",
-            user: "demouser",
             created_at: at(4_102_444_799, 999_999_999),
             items: vec![
                 item("BIG-1", 1, 4_611_686_018_427_387_903),
                 item("BIG-2", 1, 4_611_686_018_427_387_904),
             ],
-            currency: "EUR",
+            ..Spec::usual()
         },
         Spec {
             name: "large_quantity_and_price",
             description: "Maximum business quantity (10000) times a large unit price.",
             id: "00000000-0000-4000-8000-000000000001",
-            user: "demouser",
             created_at: at(1_700_000_000, 0),
             items: vec![item("BULK", 10_000, 922_337_203_685_477)],
             currency: "CHF",
+            ..Spec::usual()
         },
         Spec {
             name: "created_at_absent",
             description: "created_at not set: field 3 does not appear in the bytes at all.",
             id: "5e7d1a2b-3c4d-4e5f-9a0b-1c2d3e4f5a6b",
-            user: "demouser",
-            created_at: None,
-            items: vec![item("SKU-1", 1, 1)],
-            currency: "EUR",
+            ..Spec::usual()
         },
         Spec {
             name: "created_at_epoch_present",
             description: "created_at set to the zero timestamp (1970-01-01T00:00:00Z): an empty sub-message (bytes 1a 00), which differs from an absent field.",
             id: "6f8e2b3c-4d5e-4f60-8b1c-2d3e4f5a6b7c",
-            user: "demouser",
             created_at: at(0, 0),
-            items: vec![item("SKU-1", 1, 1)],
-            currency: "EUR",
+            ..Spec::usual()
         },
         Spec {
             name: "created_at_before_epoch",
             description: "Negative seconds (1969-12-31T23:59:59.5Z): a negative int64 is a 10-byte varint.",
             id: "7a9f3c4d-5e6f-4071-9c2d-3e4f5a6b7c8d",
-            user: "demouser",
             created_at: at(-1, 500_000_000),
-            items: vec![item("SKU-1", 1, 1)],
-            currency: "EUR",
+            ..Spec::usual()
         },
         Spec {
             name: "empty_strings_and_defaults",
             description: "Every proto3 scalar at its default: empty user_id, currency and SKU, zero quantity, price and total, no created_at, and one item with all defaults. Default scalars are omitted from the bytes; the empty item is still encoded (22 00).",
             id: "",
             user: "",
-            created_at: None,
             items: vec![item("", 0, 0)],
             currency: "",
+            ..Spec::usual()
         },
         Spec {
             name: "no_fields_set",
             description: "The empty message: zero bytes, whose SHA-256 is the well-known e3b0c442...b855.",
             id: "",
             user: "",
-            created_at: None,
             items: Vec::new(),
             currency: "",
+            ..Spec::usual()
         },
     ]
 }
