@@ -137,7 +137,7 @@ pub async fn authenticate<'r>(
         JwksError::UnknownKey(_) => {
             OAuthError::invalid_client("client assertion is signed with an unregistered key")
         }
-        JwksError::Unavailable(why) => {
+        why @ (JwksError::Unavailable(_) | JwksError::NotYetChecked { .. }) => {
             tracing::warn!(client = %client.id, %why, "client JWKS unavailable");
             OAuthError::new(
                 ErrorCode::TemporarilyUnavailable,

@@ -345,11 +345,10 @@ fn build_client(entry: ClientEntry, base: &Path) -> Result<Client, RegistryError
                 ));
             }
             let cache = if let Some(uri) = entry.jwks_uri {
-                let http = reqwest::Client::builder()
-                    .timeout(Duration::from_secs(5))
-                    .build()
-                    .map_err(|e| invalid(format!("HTTP client: {e}")))?;
-                JwksCache::remote(uri, http, CLIENT_JWKS_COOLDOWN)
+                let timeout = Duration::from_secs(5);
+                let http =
+                    zte_auth::OutboundHttp::new(timeout).map_err(|e| invalid(e.to_string()))?;
+                JwksCache::remote(uri, http, timeout, CLIENT_JWKS_COOLDOWN)
             } else {
                 let jwk = match (entry.jwk, entry.jwk_file) {
                     (Some(jwk), _) => jwk,

@@ -5,7 +5,10 @@
 //!   files for client registration).
 //! - [`jws`]: compact JWS signing and the untrusted-header checks done before any key lookup.
 //! - [`claims`]: the claim sets (user and event tokens, client assertions) and scopes.
-//! - [`jwks`]: the JWKS cache (refresh on unknown `kid`, rate-limited, survives outages).
+//! - [`jwks`]: the JWKS cache (one background refresher: on the TTL and, at most once per
+//!   cooldown, on unknown kids; lookups never sleep; negative cache; survives outages).
+//! - [`http`]: outbound HTTP, hardened once (no redirects, timeouts, bodies capped while
+//!   streaming), for JWKS fetches and the token endpoint.
 //! - [`validator`]: the full validation pipeline with one named error per failure.
 //! - [`oauth`]: OAuth 2.0 wire constants (grant and token types, parameters, error codes),
 //!   shared by the authorization server and its clients.
@@ -16,6 +19,7 @@
 //! The gRPC authentication layer built on this is in `zte-grpc`.
 
 pub mod claims;
+pub mod http;
 pub mod jwks;
 pub mod jws;
 pub mod keys;
@@ -25,6 +29,7 @@ pub mod oauth_client;
 pub mod validator;
 
 pub use claims::{AccessTokenClaims, Actor, ClientAssertionClaims, Scopes};
+pub use http::{HttpError, OutboundHttp};
 pub use jwks::{JwksCache, JwksError};
 pub use keys::{JwkSet, KeyError, PublicJwk, SigningKey, VerifyingKey};
 pub use validator::{TokenError, TokenValidator, ValidatorConfig};

@@ -6,6 +6,8 @@
 //!
 //! [`TokenClient`] retries only what may succeed on a second try: connection errors,
 //! timeouts and 5xx answers. A 4xx is the server's considered answer and is never retried.
+//! It talks HTTP through [`OutboundHttp`]: no redirects, timeouts, the answer read with a
+//! size cap while streaming.
 
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use serde::Deserialize;
 
 use crate::{
     claims::{Audience, ClientAssertionClaims},
+    http::{HttpError, OutboundHttp},
     jws::{self, JwsError},
     keys::SigningKey,
     oauth::{
@@ -140,7 +143,7 @@ impl std::fmt::Debug for TokenExchange<'_> {
 #[derive(Debug, Clone)]
 pub struct TokenClient {
     endpoint: String,
-    http: reqwest::Client,
+    http: OutboundHttp,
     attempts: u32,
     backoff: Duration,
 }
@@ -153,11 +156,8 @@ impl TokenClient {
         token_endpoint: impl Into<String>,
         timeout: Duration,
     ) -> Result<Self, OAuthClientError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .build()
-            .map_err(|e| OAuthClientError::InvalidResponse(format!("HTTP client: {e}")))?;
+        let http = OutboundHttp::new(timeout)
+            .map_err(|e| OAuthClientError::InvalidResponse(e.to_string()))?;
         Ok(Self {
             endpoint: token_endpoint.into(),
             http,
@@ -265,19 +265,22 @@ impl TokenClient {
     }
 
     async fn post(&self, form: &[(&str, String)]) -> Result<TokenResponse, OAuthClientError> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT,
+            reqwest::header::HeaderValue::from_static("application/json"),
+        );
         let response = self
             .http
-            .post(&self.endpoint)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .form(form)
-            .send()
+            .post_form(&self.endpoint, headers, form, MAX_RESPONSE_BYTES)
             .await
-            // reqwest errors name the URL, never the form body: no secret leaks here.
-            .map_err(|e| OAuthClientError::Unavailable(format!("POST {}: {e}", self.endpoint)))?;
-        let status = response.status();
-        let body = read_limited(response)
-            .await
-            .map_err(|e| OAuthClientError::Unavailable(format!("POST {}: {e}", self.endpoint)))?;
+            .map_err(|error| match error {
+                HttpError::Transport { .. } => OAuthClientError::Unavailable(error.to_string()),
+                HttpError::TooLarge { .. } | HttpError::Client(_) => {
+                    OAuthClientError::InvalidResponse(error.to_string())
+                }
+            })?;
+        let (status, body) = (response.status, response.body);
         if status.is_server_error() {
             return Err(OAuthClientError::Unavailable(format!(
                 "POST {}: HTTP {status}",
@@ -316,17 +319,6 @@ impl TokenClient {
     }
 }
 
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(format!("response larger than {MAX_RESPONSE_BYTES} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::{
@@ -334,39 +326,17 @@ mod tests {
         atomic::{AtomicUsize, Ordering},
     };
 
-    use tokio::{
-        io::{AsyncReadExt, AsyncWriteExt},
-        net::TcpListener,
-    };
-
     use super::*;
-    use crate::jws::UntrustedHeader;
+    use crate::{http::tests::raw_server, jws::UntrustedHeader};
 
-    /// A loopback HTTP server answering every request with `status` and `body`, counting
-    /// requests. Enough HTTP/1.1 for reqwest; the identity service's own tests use the real
-    /// server.
+    /// A loopback token endpoint answering every request with `status` and the JSON `body`,
+    /// counting requests; the identity service's own tests use the real server.
     async fn canned_server(status: u16, body: &'static str) -> (String, Arc<AtomicUsize>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let hits = Arc::new(AtomicUsize::new(0));
-        let counter = hits.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    return;
-                };
-                counter.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    let _ = socket.read(&mut buf).await;
-                    let response = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = socket.write_all(response.as_bytes()).await;
-                });
-            }
-        });
+        let head = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}",
+            body.len()
+        );
+        let (addr, hits) = raw_server(head, body.as_bytes().to_vec()).await;
         (format!("http://{addr}/token"), hits)
     }
 

@@ -2,18 +2,22 @@
 //!
 //! 1. parse the header without trusting it: `alg` must be PS256 (checked before any key
 //!    lookup), `typ` must be `at+jwt`, a `kid` must be present;
-//! 2. select the key by `kid` from the [`JwksCache`] (one rate-limited refetch if unknown);
+//! 2. select the key by `kid` from the [`JwksCache`]: requests ([`TokenValidator::validate`])
+//!    may wait for a fetch that can start at once, never for a cooldown; records
+//!    ([`TokenValidator::validate_arrived`]) never wait at all, an undecided kid is a
+//!    transient error;
 //! 3. verify the signature, then `iss` (exact), `aud` (contains ours), `exp`/`nbf` with leeway.
 //!
 //! Authorization (scopes, event binding) is the caller's job: `zte-grpc`'s auth layer and
 //! `zte-event`'s verifier.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::{
     claims::AccessTokenClaims,
     jwks::{JwksCache, JwksError},
     jws::{self, JwsError, UntrustedHeader},
+    keys::VerifyingKey,
 };
 
 /// Why a token was refused. [`TokenError::reason`] gives a stable snake_case name.
@@ -37,6 +41,10 @@ pub enum TokenError {
     /// The JWKS could not be fetched to look the `kid` up. Transient.
     #[error("signing keys unavailable: {0}")]
     KeysUnavailable(String),
+    /// The `kid` is not cached and the JWKS has not been fetched since the token arrived;
+    /// a refresh is due in about the given time. Transient.
+    #[error("signing key not checked yet (JWKS refresh due in {0:?})")]
+    KeyNotYetChecked(Duration),
     /// The signature does not verify.
     #[error("bad signature")]
     BadSignature,
@@ -64,6 +72,7 @@ impl TokenError {
             Self::MissingKeyId => "missing_kid",
             Self::UnknownKey(_) => "unknown_key",
             Self::KeysUnavailable(_) => "keys_unavailable",
+            Self::KeyNotYetChecked(_) => "key_not_yet_checked",
             Self::BadSignature => "bad_signature",
             Self::WrongIssuer(_) => "wrong_issuer",
             Self::WrongAudience => "wrong_audience",
@@ -72,9 +81,28 @@ impl TokenError {
         }
     }
 
-    /// True when retrying later may succeed (the JWKS was unreachable).
+    /// True when retrying later may succeed (the JWKS was unreachable, or not fetched yet
+    /// since the token arrived).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::KeysUnavailable(_))
+        matches!(self, Self::KeysUnavailable(_) | Self::KeyNotYetChecked(_))
+    }
+
+    /// For [`Self::KeyNotYetChecked`]: when the JWKS refresh that decides it is due.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::KeyNotYetChecked(after) => Some(*after),
+            _ => None,
+        }
+    }
+}
+
+impl From<JwksError> for TokenError {
+    fn from(error: JwksError) -> Self {
+        match error {
+            JwksError::UnknownKey(kid) => Self::UnknownKey(kid),
+            JwksError::Unavailable(why) => Self::KeysUnavailable(why),
+            JwksError::NotYetChecked { retry_after } => Self::KeyNotYetChecked(retry_after),
+        }
     }
 }
 
@@ -97,6 +125,16 @@ pub struct ValidatorConfig {
     pub audience: String,
     /// Clock skew allowed on `exp` and `nbf`.
     pub leeway: Duration,
+}
+
+/// The `kid` of an access token, after the header checks done before any key lookup
+/// (algorithm allow-list, `typ`).
+fn key_id(token: &str) -> Result<String, TokenError> {
+    let header = UntrustedHeader::parse(token)?;
+    if !header.is_access_token() {
+        return Err(TokenError::WrongType(header.typ.unwrap_or_default()));
+    }
+    header.kid.ok_or(TokenError::MissingKeyId)
 }
 
 /// Validates access tokens against one issuer's JWKS. Cheap to clone.
@@ -142,16 +180,36 @@ impl TokenValidator {
     /// verified token's other properties decide the error (an event token presented to a
     /// gRPC endpoint is `PERMISSION_DENIED` whatever its audience).
     pub async fn verify_at(&self, token: &str, now: i64) -> Result<AccessTokenClaims, TokenError> {
-        let header = UntrustedHeader::parse(token)?;
-        if !header.is_access_token() {
-            return Err(TokenError::WrongType(header.typ.unwrap_or_default()));
-        }
-        let kid = header.kid.ok_or(TokenError::MissingKeyId)?;
-        let key = self.keys.key(&kid).await.map_err(|e| match e {
-            JwksError::UnknownKey(kid) => TokenError::UnknownKey(kid),
-            JwksError::Unavailable(why) => TokenError::KeysUnavailable(why),
-        })?;
-        let claims: AccessTokenClaims = jws::verify(token, &key)?;
+        let kid = key_id(token)?;
+        let key = self.keys.key(&kid).await?;
+        self.verify_with(token, &key, now)
+    }
+
+    /// Fully validates `token`, carried by work (an event record) that arrived at `arrived`,
+    /// without ever waiting: an unknown `kid` is [`TokenError::UnknownKey`] once the JWKS was
+    /// fetched after `arrived`, and otherwise a transient [`TokenError::KeyNotYetChecked`] or
+    /// [`TokenError::KeysUnavailable`] (the caller sets the work aside and tries again).
+    pub fn validate_arrived(
+        &self,
+        token: &str,
+        now: i64,
+        arrived: SystemTime,
+    ) -> Result<AccessTokenClaims, TokenError> {
+        let kid = key_id(token)?;
+        let key = self.keys.lookup(&kid, arrived)?;
+        let claims = self.verify_with(token, &key, now)?;
+        self.check_audience(&claims)?;
+        Ok(claims)
+    }
+
+    /// Signature, `iss`, `exp`/`nbf` with `key`.
+    fn verify_with(
+        &self,
+        token: &str,
+        key: &VerifyingKey,
+        now: i64,
+    ) -> Result<AccessTokenClaims, TokenError> {
+        let claims: AccessTokenClaims = jws::verify(token, key)?;
         if claims.iss != self.config.issuer {
             return Err(TokenError::WrongIssuer(claims.iss));
         }
@@ -305,7 +363,8 @@ mod tests {
             },
             JwksCache::remote(
                 "http://127.0.0.1:9/jwks",
-                reqwest::Client::new(),
+                crate::http::OutboundHttp::new(Duration::from_secs(1)).unwrap(),
+                Duration::from_secs(1),
                 Duration::from_secs(60),
             ),
         );

@@ -46,6 +46,16 @@ pub fn is_payload_hash(value: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// `id` as a canonical order id (a UUID, lowercase and hyphenated), or `None` if it is not a
+/// UUID in any of the forms the `uuid` crate parses (hyphenated in either case, simple,
+/// braced, URN). Payments deduplicate by this form, so two spellings of one order id can
+/// never be paid twice.
+pub fn canonical_order_id(id: &str) -> Option<String> {
+    uuid::Uuid::parse_str(id)
+        .ok()
+        .map(|u| u.hyphenated().to_string())
+}
+
 /// Builds the Kafka record value: the envelope around `payload` (pass the bytes that were
 /// hashed, [`EncodedEvent::payload`], never a re-encoding) and the event token.
 pub fn envelope(payload: &[u8], access_token: &str) -> Vec<u8> {
@@ -109,6 +119,21 @@ mod tests {
         assert_eq!(total_minor(&[item(2, 5), item(1, 7)]), Some(17));
         assert_eq!(total_minor(&[item(10_000, i64::MAX / 2)]), None);
         assert_eq!(total_minor(&[item(1, -1)]), None);
+    }
+
+    #[test]
+    fn order_ids_have_one_canonical_form() {
+        let canonical = "0b6f1c1e-4e0e-4d59-9a53-2c2b8f0b7f43";
+        for spelling in [
+            canonical,
+            "0B6F1C1E-4E0E-4D59-9A53-2C2B8F0B7F43",
+            "0b6f1c1e4e0e4d599a532c2b8f0b7f43",
+            "{0b6f1c1e-4e0e-4d59-9a53-2c2b8f0b7f43}",
+            "urn:uuid:0B6F1C1E-4E0E-4D59-9A53-2C2B8F0B7F43",
+        ] {
+            assert_eq!(canonical_order_id(spelling).as_deref(), Some(canonical));
+        }
+        assert_eq!(canonical_order_id("not-a-uuid"), None);
         assert!(!is_payload_hash(&"A".repeat(64)));
     }
 }

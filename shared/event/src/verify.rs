@@ -13,6 +13,8 @@
 //!    key (`transaction_mismatch`); `user_id` equals `sub` (`subject_mismatch`); the total
 //!    recomputed from the items equals `total_minor` (`amount_mismatch`).
 
+use std::time::SystemTime;
+
 use prost::Message;
 use subtle::ConstantTimeEq;
 use zte_auth::{
@@ -83,6 +85,15 @@ impl Rejection {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Token(e) if e.is_transient())
     }
+
+    /// For a record whose key the JWKS cache could not decide yet: when the refresh that
+    /// decides it is due.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Token(e) => e.retry_after(),
+            _ => None,
+        }
+    }
 }
 
 /// A record that passed every check.
@@ -120,6 +131,15 @@ pub struct EventVerifier {
     limits: VerifierLimits,
 }
 
+impl VerifiedEvent {
+    /// The order id in canonical form (lowercase, hyphenated): what payments are
+    /// deduplicated by, however the event spelled it.
+    pub fn canonical_order_id(&self) -> String {
+        crate::canonical_order_id(&self.order.order_transaction_id)
+            .unwrap_or_else(|| self.order.order_transaction_id.clone())
+    }
+}
+
 impl EventVerifier {
     /// A verifier validating event tokens with `validator`.
     pub fn new(validator: TokenValidator, limits: VerifierLimits) -> Self {
@@ -131,12 +151,43 @@ impl EventVerifier {
         &self.validator
     }
 
-    /// Runs every check on one record (`key`, `value` as received).
+    /// Runs every check on one record (`key`, `value` as received), the token validated as
+    /// a request is ([`TokenValidator::validate`]: an unknown `kid` may wait for a JWKS fetch
+    /// that can start at once, never for a cooldown).
     pub async fn verify(
         &self,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
     ) -> Result<VerifiedEvent, Rejection> {
+        let envelope = self.open(key, value)?;
+        let claims = self
+            .validator
+            .validate(&envelope.access_token)
+            .await
+            .map_err(Rejection::Token)?;
+        self.bind(key, envelope, claims)
+    }
+
+    /// Runs every check on one record that arrived at `arrived`, without ever waiting (the
+    /// consumer's path, safe to run on blocking threads in parallel): the token is validated
+    /// with [`TokenValidator::validate_arrived`], so a `kid` the JWKS cache cannot decide yet
+    /// is a transient rejection ([`Rejection::is_transient`], [`Rejection::retry_after`]).
+    pub fn verify_arrived(
+        &self,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        arrived: SystemTime,
+    ) -> Result<VerifiedEvent, Rejection> {
+        let envelope = self.open(key, value)?;
+        let claims = self
+            .validator
+            .validate_arrived(&envelope.access_token, zte_auth::unix_now(), arrived)
+            .map_err(Rejection::Token)?;
+        self.bind(key, envelope, claims)
+    }
+
+    /// Step 1: size limit, envelope, event type.
+    fn open(&self, key: Option<&[u8]>, value: Option<&[u8]>) -> Result<EventEnvelope, Rejection> {
         let value = value.unwrap_or_default();
         let size = value.len() + key.map_or(0, <[u8]>::len);
         if size > self.limits.max_record_bytes {
@@ -152,11 +203,16 @@ impl EventVerifier {
                 &envelope.event_type,
             )));
         }
-        let claims = self
-            .validator
-            .validate(&envelope.access_token)
-            .await
-            .map_err(Rejection::Token)?;
+        Ok(envelope)
+    }
+
+    /// Steps 3 to 5, with the validated token's `claims`.
+    fn bind(
+        &self,
+        key: Option<&[u8]>,
+        envelope: EventEnvelope,
+        claims: AccessTokenClaims,
+    ) -> Result<VerifiedEvent, Rejection> {
         if !claims.scopes().contains(SCOPE_TRIGGER_PAYMENTS) {
             return Err(Rejection::InsufficientScope);
         }

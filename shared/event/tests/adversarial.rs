@@ -116,6 +116,13 @@ async fn every_case_ends_as_payments_says() {
                 rejection.reason()
             }
         };
+        // The consumer's path (never waits for the JWKS) ends the same way.
+        let consumer_path =
+            match verifier(&case).verify_arrived(key, Some(&value), std::time::SystemTime::now()) {
+                Ok(_) => "accepted",
+                Err(rejection) => rejection.reason(),
+            };
+        assert_eq!(consumer_path, outcome, "{name}: verify_arrived agrees");
         let wanted = match outcome_before_es256(name) {
             Some(before) if !es256 => {
                 pending.push(name.to_owned());

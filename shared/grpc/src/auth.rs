@@ -23,8 +23,8 @@ use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
 use zte_auth::{
-    AccessTokenClaims, JwksCache, TokenError, TokenValidator, ValidatorConfig,
-    names::SCOPE_TRIGGER_PAYMENTS,
+    AccessTokenClaims, HttpError, JwksCache, OutboundHttp, TokenError, TokenValidator,
+    ValidatorConfig, names::SCOPE_TRIGGER_PAYMENTS,
 };
 use zte_runtime::{ServiceConfig, ServiceDefaults};
 
@@ -32,20 +32,26 @@ use zte_runtime::{ServiceConfig, ServiceDefaults};
 pub const TOKEN_LEEWAY: Duration = Duration::from_secs(30);
 
 /// The validator of a service configured by `config`: tokens of exactly its issuer, naming
-/// its audience, signed by a key of its JWKS URI (each fetch bounded by `http_timeout`,
-/// refetched for unknown key ids at most once per `--jwks-refresh-cooldown`).
+/// its audience, signed by a key of its JWKS URI (fetched through `zte_auth`'s hardened
+/// [`OutboundHttp`], each fetch bounded by `http_timeout`; refreshed in the background on its
+/// TTL and, for unknown key ids, at most once per `--jwks-refresh-cooldown`).
 pub fn token_validator<S: ServiceDefaults>(
     config: &ServiceConfig<S>,
     http_timeout: Duration,
-) -> Result<TokenValidator, reqwest::Error> {
-    let http = reqwest::Client::builder().timeout(http_timeout).build()?;
+) -> Result<TokenValidator, HttpError> {
+    let http = OutboundHttp::new(http_timeout)?;
     Ok(TokenValidator::new(
         ValidatorConfig {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             leeway: TOKEN_LEEWAY,
         },
-        JwksCache::remote(config.jwks_uri(), http, config.jwks_refresh_cooldown),
+        JwksCache::remote(
+            config.jwks_uri(),
+            http,
+            http_timeout,
+            config.jwks_refresh_cooldown,
+        ),
     ))
 }
 

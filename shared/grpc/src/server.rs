@@ -32,8 +32,8 @@ pub enum ServiceError {
         source: std::io::Error,
     },
     /// The HTTP client for the JWKS could not be built.
-    #[error("http client: {0}")]
-    Http(#[from] reqwest::Error),
+    #[error("{0}")]
+    Http(#[from] zte_auth::HttpError),
     /// The reflection service could not be built from the descriptor sets.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -88,7 +88,7 @@ impl GrpcServer {
     ///   ([`AuthLayer`]); health and reflection stay open. Every call runs in a request span
     ///   ([`TraceLayer::new_for_grpc`]).
     /// - The validator's JWKS is loaded in the background (with retries: the issuer may
-    ///   start later), and the service is ready ([`Readiness`]) while the JWKS is loaded and
+    ///   start later) and kept fresh by its refresher, and the service is ready ([`Readiness`]) while the JWKS is loaded and
     ///   `probe` (the service's own dependencies) answers `Ok`.
     /// - When the shutdown is triggered, readiness goes NOT_SERVING, the server stops
     ///   accepting, and in-flight calls finish within the drain deadline. A server that fails
@@ -122,13 +122,10 @@ impl GrpcServer {
         let (reflection_v1, reflection_v1alpha) =
             (reflection().build_v1()?, reflection().build_v1alpha()?);
         let readiness = Readiness::new(S::NAME).await;
+        // The JWKS refresher loads the keys now (retrying until the issuer answers) and keeps
+        // them fresh; it stops with the validator.
         let keys = self.validator.keys().clone();
-        shutdown.spawn_task("JWKS loader", {
-            let keys = keys.clone();
-            async move {
-                keys.load_with_retry().await;
-            }
-        });
+        keys.start();
         readiness.watch(shutdown, move || {
             let dependencies = probe();
             let keys = keys.clone();

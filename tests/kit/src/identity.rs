@@ -328,7 +328,8 @@ impl IdentityApp {
             },
             JwksCache::remote(
                 format!("{}/jwks", self.issuer),
-                reqwest::Client::new(),
+                zte_auth::OutboundHttp::new(Duration::from_secs(5)).expect("an HTTP client"),
+                Duration::from_secs(5),
                 Duration::ZERO,
             ),
         )
