@@ -8,7 +8,7 @@
    the right service names for orders and payments, /healthz for identity), config from a
    ConfigMap, every referenced ConfigMap/Secret/PVC present (except the key material created
    out of band, which must NOT be in the manifests), a Service and a PDB per Deployment,
-   KafkaTopic resources for the event topic and its DLQ.
+   KafkaTopic resources for the event topic, its DLQ and its retry topic.
 3. The wiring to the real services: only environment variables the binaries read (the
    lists `--env-names DIR` points to: DIR/identity, DIR/orders and DIR/payments, each the
    output of `<binary> --print-env`, written by scripts/env-names.sh; a missing, empty or
@@ -45,7 +45,7 @@ GRPC_SERVICES = {
     "orders": (50051, "orders.v1.OrdersService"),
     "payments": (50052, "payments.v1.PaymentsService"),
 }
-TOPICS = {"orders.order-created.v1", "orders.order-created.v1.dlq"}
+TOPICS = {"orders.order-created.v1", "orders.order-created.v1.dlq", "orders.order-created.v1.retry"}
 # Created with `kubectl create` from `orders keygen` output (README, "Kubernetes"); an apply
 # of a placeholder would overwrite the real key, so they must not be in the manifests.
 EXTERNAL = {("Secret", "orders-client-key"), ("ConfigMap", "orders-client-jwk")}

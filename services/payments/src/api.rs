@@ -35,15 +35,14 @@ impl PaymentsApi {
     }
 
     async fn get(&self, caller: &Caller, order_id: &str) -> Result<Payment, ApiError> {
-        if uuid::Uuid::parse_str(order_id).is_err() {
-            return Err(ApiError::InvalidArgument {
+        // Payments are stored under the canonical form of the id, whatever the spelling.
+        let order_id =
+            zte_event::canonical_order_id(order_id).ok_or(ApiError::InvalidArgument {
                 field: "order_transaction_id",
                 reason: "must be a UUID",
-            });
-        }
-        // Looked up exactly as the event spelled it (canonical lowercase from Orders).
+            })?;
         self.store
-            .get(caller.user_id(), order_id)
+            .get(caller.user_id(), &order_id)
             .await?
             .map(to_proto)
             .ok_or(ApiError::NotFound)

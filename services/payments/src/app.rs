@@ -1,9 +1,10 @@
 //! Building and running the service: [`Application::build`] does everything that can fail at
 //! start (config, database, Kafka clients, token validator, listener);
 //! [`Application::run_until`] consumes and serves (the `zte-grpc` skeleton) until the
-//! shutdown future resolves, then stops accepting calls, finishes the current record,
-//! commits offsets and leaves the group, all within `--shutdown-timeout`. If the consumer or
-//! the server dies first, the service stops and reports it (the process exits non-zero).
+//! shutdown future resolves, then stops accepting calls, lets each partition worker finish
+//! its batch, commits offsets and leaves the group, all within `--shutdown-timeout`. If the
+//! consumer or the server dies first, the service stops and reports it (the process exits
+//! non-zero).
 
 use std::{
     future::Future,
@@ -15,10 +16,7 @@ use std::{
     time::Duration,
 };
 
-use rdkafka::{
-    consumer::{Consumer as _, StreamConsumer},
-    producer::FutureProducer,
-};
+use rdkafka::{consumer::StreamConsumer, producer::FutureProducer};
 use zte_auth::names::SCOPE_PAYMENTS;
 use zte_event::{EventVerifier, VerifierLimits};
 use zte_grpc::GrpcServer;
@@ -27,15 +25,21 @@ use zte_runtime::Shutdown;
 
 use crate::{
     api::PaymentsApi,
-    config::PaymentsConfig,
-    consumer::{DLQ_DELIVERY_TIMEOUT, EventConsumer, PaymentsContext},
+    config::{COPY_HEADER_ALLOWANCE, PaymentsConfig},
+    consumer::{
+        EventConsumer, PaymentsContext, copies::CopyProducer, retry::RetryPolicy, worker::Pipeline,
+    },
     error::PaymentsError,
     stats::ConsumerStats,
     store::PaymentStore,
+    topics::OutputTopics,
 };
 
 /// Timeout of one JWKS request.
 const JWKS_HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one copy (DLQ or retry topic) may take to be acknowledged, librdkafka's own
+/// retries included, before the attempt counts as failed and is tried again.
+const COPY_DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A built, not yet running, Payments service.
 #[derive(Debug)]
@@ -45,13 +49,15 @@ pub struct Application {
     store: PaymentStore,
     stats: Arc<ConsumerStats>,
     assigned: Arc<AtomicUsize>,
+    output: Arc<OutputTopics>,
     shutdown_timeout: Duration,
     stats_interval: Duration,
 }
 
 impl Application {
-    /// Validates `config`, opens the database, creates the Kafka clients (subscribing to the
-    /// topic) and binds the gRPC listener. Does not need Identity or Kafka to be up.
+    /// Validates `config`, opens the database, creates the Kafka clients and binds the gRPC
+    /// listener. Does not need Identity or Kafka to be up: the consumer subscribes once the
+    /// output topics are usable and the JWKS is loaded.
     pub async fn build(config: PaymentsConfig) -> Result<Self, PaymentsError> {
         config.validate().map_err(PaymentsError::Config)?;
         let service = &config.service;
@@ -65,6 +71,7 @@ impl Application {
             },
         );
 
+        let (dlq_topic, retry_topic) = (config.dlq_topic(), config.retry_topic());
         let context = PaymentsContext::default();
         let assigned = context.assigned();
         let kafka_consumer: StreamConsumer<PaymentsContext> =
@@ -73,28 +80,54 @@ impl Application {
                 &config.group_id,
                 "payments",
             )
-            .create_with_context(context)?;
-        kafka_consumer.subscribe(&[service.topic.as_str()])?;
+            .create_with_context(context.clone())?;
+        let kafka_consumer = Arc::new(kafka_consumer);
+        // Every copy fits: the largest record accepted plus the headers Payments adds.
         let producer: FutureProducer = zte_kafka::idempotent_producer_config(
             &service.kafka_bootstrap,
-            "payments-dlq",
-            DLQ_DELIVERY_TIMEOUT,
+            "payments-copies",
+            COPY_DELIVERY_TIMEOUT,
+        )
+        .set(
+            "message.max.bytes",
+            (config.max_record_bytes + COPY_HEADER_ALLOWANCE).to_string(),
         )
         .create()?;
+        let output = OutputTopics::new(vec![dlq_topic.clone(), retry_topic.clone()]);
 
         let stats = Arc::new(ConsumerStats::default());
-        let consumer = EventConsumer {
-            consumer: kafka_consumer,
-            producer,
+        let pipeline = Pipeline {
+            consumer: kafka_consumer.clone(),
             verifier,
             store: store.clone(),
+            copies: CopyProducer::new(
+                producer,
+                dlq_topic.clone(),
+                retry_topic.clone(),
+                output.clone(),
+            ),
             stats: stats.clone(),
-            dlq_topic: config.dlq_topic(),
+            policy: RetryPolicy {
+                max_attempts: config.retry_max_attempts,
+                backoff: config.retry_backoff,
+                backoff_max: config.retry_backoff_max,
+                refresh_cooldown: service.jwks_refresh_cooldown,
+            },
+            max_record_bytes: config.max_record_bytes,
+            retry_topic: retry_topic.clone(),
+        };
+        let consumer = EventConsumer {
+            consumer: kafka_consumer,
+            context,
+            pipeline: Arc::new(pipeline),
+            topics: vec![service.topic.clone(), retry_topic.clone()],
+            output: output.clone(),
         };
         tracing::info!(
             local_addr = %server.local_addr(),
             topic = %service.topic,
-            dlq_topic = %config.dlq_topic(),
+            %dlq_topic,
+            %retry_topic,
             group_id = %config.group_id,
             database = %config.database_path().display(),
             jwks_uri = %service.jwks_uri(),
@@ -106,6 +139,7 @@ impl Application {
             store,
             stats,
             assigned,
+            output,
             shutdown_timeout: service.shutdown_timeout,
             stats_interval: config.stats_interval,
         })
@@ -119,25 +153,29 @@ impl Application {
     {
         let tasks = Shutdown::new();
         let api = PaymentsServiceServer::new(PaymentsApi::new(self.store.clone()));
-        let assigned = self.assigned.clone();
-        // Ready while the consumer has partitions (and the JWKS is loaded).
-        let has_partitions = move || {
-            let partitions = assigned.load(Ordering::Relaxed);
-            async move {
-                match partitions {
+        let (assigned, output) = (self.assigned.clone(), self.output.clone());
+        // Ready while the output topics are usable and the consumer has partitions (and the
+        // JWKS is loaded: the skeleton adds that).
+        let dependencies = move || {
+            let ready = output
+                .status()
+                .and_then(|()| match assigned.load(Ordering::Relaxed) {
                     0 => Err("no partitions assigned".to_owned()),
                     _ => Ok(()),
-                }
-            }
+                });
+            async move { ready }
         };
         self.server
-            .serve(api, SCOPE_PAYMENTS, has_partitions, &tasks)
+            .serve(api, SCOPE_PAYMENTS, dependencies, &tasks)
             .await?;
+        tasks.spawn_task(
+            "output topic checks",
+            self.output
+                .clone()
+                .run_checks(self.consumer.consumer.clone()),
+        );
         let token = tasks.token();
-        tasks.spawn_service("consumer", async move {
-            self.consumer.run(token).await;
-            Ok::<(), std::convert::Infallible>(())
-        });
+        tasks.spawn_service("consumer", self.consumer.run(token));
         tasks.spawn_task(
             "stats logger",
             log_stats(self.stats.clone(), self.stats_interval),

@@ -20,6 +20,17 @@ zte_runtime::service_defaults! {
 /// Name of the SQLite file inside `--data-dir`.
 pub const DATABASE_FILE: &str = "payments.sqlite3";
 
+/// What a dead-letter or retry copy may add to a record (our headers: reason, detail, source
+/// position, attempts, digests), in bytes. The producer accepts records of
+/// `--max-record-bytes` plus this.
+pub const COPY_HEADER_ALLOWANCE: usize = 16 * 1024;
+/// Smallest `--max-record-bytes`: a genuine event is about 1.3 KB.
+pub const MIN_RECORD_BYTES: usize = 4 * 1024;
+/// Largest `--max-record-bytes`: with [`COPY_HEADER_ALLOWANCE`] it stays within librdkafka's
+/// default `message.max.bytes` (1,000,000), below the broker's default `max.message.bytes`
+/// (1,048,588), so every copy Payments produces fits a topic created with the defaults.
+pub const MAX_RECORD_BYTES: usize = 1_000_000 - COPY_HEADER_ALLOWANCE;
+
 /// The command line.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -47,7 +58,21 @@ pub struct PaymentsConfig {
     /// Kafka consumer group id.
     #[arg(long, env = PaymentsDefaults::env("GROUP_ID"), default_value = "payments")]
     pub group_id: String,
-    /// Largest record (key + value) accepted, in bytes; larger ones are dead-lettered.
+    /// Topic where records whose check cannot finish now wait (default: `<topic>.retry`).
+    #[arg(long, env = PaymentsDefaults::env("RETRY_TOPIC"))]
+    pub retry_topic: Option<String>,
+    /// Checks of one record, the first included, before a record that still cannot be
+    /// checked is dead-lettered with its last reason.
+    #[arg(long, env = PaymentsDefaults::env("RETRY_MAX_ATTEMPTS"), default_value_t = 30)]
+    pub retry_max_attempts: u32,
+    /// Wait before the second check of a set-aside record; doubled for each further one.
+    #[arg(long, env = PaymentsDefaults::env("RETRY_BACKOFF"), default_value = "1s", value_parser = parse_duration)]
+    pub retry_backoff: Duration,
+    /// Longest wait between two checks of a set-aside record.
+    #[arg(long, env = PaymentsDefaults::env("RETRY_BACKOFF_MAX"), default_value = "60s", value_parser = parse_duration)]
+    pub retry_backoff_max: Duration,
+    /// Largest record (key + value + headers) accepted, in bytes; larger ones are
+    /// dead-lettered as `oversized_record` with their SHA-256 and size instead of the value.
     #[arg(long, env = PaymentsDefaults::env("MAX_RECORD_BYTES"), default_value_t = 256 * 1024)]
     pub max_record_bytes: usize,
     /// OAuth client ids trusted to trigger payments: an event token's `act.sub` must be one of
@@ -73,6 +98,13 @@ impl PaymentsConfig {
             .unwrap_or_else(|| format!("{}.dlq", self.service.topic))
     }
 
+    /// The retry topic: `--retry-topic` or `<topic>.retry`.
+    pub fn retry_topic(&self) -> String {
+        self.retry_topic
+            .clone()
+            .unwrap_or_else(|| format!("{}.retry", self.service.topic))
+    }
+
     /// The SQLite database path.
     pub fn database_path(&self) -> PathBuf {
         self.service.data_dir.join(DATABASE_FILE)
@@ -82,18 +114,31 @@ impl PaymentsConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.service.validate()?;
         check::require_non_empty(&[("--group-id", &self.group_id)])?;
-        let dlq = self.dlq_topic();
+        let (dlq, retry) = (self.dlq_topic(), self.retry_topic());
         check::require_topic_name("--dlq-topic", &dlq)?;
-        if dlq == self.service.topic {
-            return Err("--dlq-topic must differ from --topic".into());
+        check::require_topic_name("--retry-topic", &retry)?;
+        if dlq == self.service.topic || retry == self.service.topic || dlq == retry {
+            return Err("--topic, --dlq-topic and --retry-topic must be three topics".into());
         }
-        if self.max_record_bytes < 64 || self.max_record_bytes > 16 * 1024 * 1024 {
+        if !(MIN_RECORD_BYTES..=MAX_RECORD_BYTES).contains(&self.max_record_bytes) {
             return Err(format!(
-                "--max-record-bytes {} must be between 64 and 16777216",
+                "--max-record-bytes {} must be between {MIN_RECORD_BYTES} and {MAX_RECORD_BYTES} \
+                 (its dead-letter copy, with headers, must fit the broker's default limit)",
                 self.max_record_bytes
             ));
         }
-        check::require_positive(&[("--stats-interval", self.stats_interval)])
+        if self.retry_max_attempts < 2 {
+            return Err(
+                "--retry-max-attempts must be at least 2 (the first check and a retry)".into(),
+            );
+        }
+        if self.retry_backoff > self.retry_backoff_max {
+            return Err("--retry-backoff must not exceed --retry-backoff-max".into());
+        }
+        check::require_positive(&[
+            ("--stats-interval", self.stats_interval),
+            ("--retry-backoff", self.retry_backoff),
+        ])
     }
 }
 
@@ -111,6 +156,10 @@ mod tests {
         let config = PaymentsConfig::with_defaults("http://127.0.0.1:18080/");
         assert_eq!(config.service.listen.port(), 50052);
         assert_eq!(config.dlq_topic(), "orders.order-created.v1.dlq");
+        assert_eq!(config.retry_topic(), "orders.order-created.v1.retry");
+        assert_eq!(config.retry_max_attempts, 30);
+        assert_eq!(config.retry_backoff, Duration::from_secs(1));
+        assert_eq!(config.retry_backoff_max, Duration::from_secs(60));
         assert_eq!(config.service.jwks_uri(), "http://127.0.0.1:18080/jwks");
         assert_eq!(config.service.audience, "payments-service");
         assert_eq!(config.group_id, "payments");
@@ -131,6 +180,28 @@ mod tests {
         config = PaymentsConfig::with_defaults("http://i");
         config.dlq_topic = Some(config.service.topic.clone());
         assert!(config.validate().unwrap_err().contains("--dlq-topic"));
+        config = PaymentsConfig::with_defaults("http://i");
+        config.retry_topic = config.dlq_topic.clone().or(Some(config.dlq_topic()));
+        assert!(config.validate().unwrap_err().contains("--retry-topic"));
+        config = PaymentsConfig::with_defaults("http://i");
+        config.retry_max_attempts = 1;
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .contains("--retry-max-attempts")
+        );
+        config = PaymentsConfig::with_defaults("http://i");
+        config.retry_backoff = Duration::from_secs(120);
+        assert!(config.validate().unwrap_err().contains("--retry-backoff"));
+        config = PaymentsConfig::with_defaults("http://i");
+        config.max_record_bytes = MAX_RECORD_BYTES + 1;
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .contains("--max-record-bytes")
+        );
         config = PaymentsConfig::with_defaults("http://i");
         config.max_record_bytes = 1;
         assert!(
@@ -161,7 +232,8 @@ mod tests {
             "LOG_FORMAT PAYMENTS_AUDIENCE PAYMENTS_DATA_DIR PAYMENTS_DLQ_TOPIC PAYMENTS_GROUP_ID \
              PAYMENTS_ISSUER PAYMENTS_JWKS_REFRESH_COOLDOWN PAYMENTS_JWKS_URI \
              PAYMENTS_KAFKA_BOOTSTRAP PAYMENTS_LISTEN PAYMENTS_MAX_RECORD_BYTES \
-             PAYMENTS_SHUTDOWN_TIMEOUT PAYMENTS_STATS_INTERVAL PAYMENTS_TOPIC \
+             PAYMENTS_RETRY_BACKOFF PAYMENTS_RETRY_BACKOFF_MAX PAYMENTS_RETRY_MAX_ATTEMPTS \
+             PAYMENTS_RETRY_TOPIC PAYMENTS_SHUTDOWN_TIMEOUT PAYMENTS_STATS_INTERVAL PAYMENTS_TOPIC \
              PAYMENTS_TRUSTED_PRODUCERS RUST_LOG"
         );
     }

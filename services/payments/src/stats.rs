@@ -10,13 +10,14 @@ pub struct ConsumerStats {
     paid: AtomicU64,
     duplicate: AtomicU64,
     dead_lettered: AtomicU64,
-    retried: AtomicU64,
+    set_aside: AtomicU64,
 }
 
 /// A point-in-time copy of [`ConsumerStats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
-    /// Records fully handled (paid + duplicate + dead-lettered).
+    /// Records handled (paid + duplicate + dead-lettered + set aside), counting each read of
+    /// a record, from the event topic or the retry topic.
     pub processed: u64,
     /// Records that created a payment.
     pub paid: u64,
@@ -24,8 +25,9 @@ pub struct StatsSnapshot {
     pub duplicate: u64,
     /// Records copied to the dead-letter topic.
     pub dead_lettered: u64,
-    /// Transient failures that were retried (JWKS, DLQ or storage unavailable).
-    pub retried: u64,
+    /// Records set aside on the retry topic because their check could not finish (JWKS not
+    /// fetched since they arrived or unreachable for their key, database failing).
+    pub set_aside: u64,
 }
 
 impl ConsumerStats {
@@ -44,8 +46,9 @@ impl ConsumerStats {
         self.processed.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn retried(&self) {
-        self.retried.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn set_aside(&self) {
+        self.set_aside.fetch_add(1, Ordering::Relaxed);
+        self.processed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The current values.
@@ -55,7 +58,7 @@ impl ConsumerStats {
             paid: self.paid.load(Ordering::Relaxed),
             duplicate: self.duplicate.load(Ordering::Relaxed),
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
-            retried: self.retried.load(Ordering::Relaxed),
+            set_aside: self.set_aside.load(Ordering::Relaxed),
         }
     }
 
@@ -68,7 +71,7 @@ impl ConsumerStats {
             paid = s.paid,
             duplicate = s.duplicate,
             dead_lettered = s.dead_lettered,
-            retried = s.retried,
+            set_aside = s.set_aside,
             "consumer stats"
         );
     }

@@ -17,8 +17,9 @@ use std::{
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-/// Why a storage call failed. Every variant is transient from the consumer's point of view:
-/// the record is retried, never skipped.
+/// Why a storage call failed. [`StoreError::is_transient`] tells the consumer whether the
+/// same call may succeed later (busy, locked, I/O) or never will (a record the database
+/// refuses).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite reported an error (busy, I/O, full disk, ...).
@@ -35,6 +36,28 @@ pub enum StoreError {
     /// The blocking task running the call panicked or was cancelled.
     #[error("storage task failed: {0}")]
     Task(String),
+}
+
+impl StoreError {
+    /// True when retrying the same call may succeed.
+    pub fn is_transient(&self) -> bool {
+        use rusqlite::ErrorCode as Code;
+        match self {
+            Self::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) => matches!(
+                failure.code,
+                Code::DatabaseBusy
+                    | Code::DatabaseLocked
+                    | Code::SystemIoFailure
+                    | Code::DiskFull
+                    | Code::CannotOpen
+                    | Code::OutOfMemory
+                    | Code::FileLockingProtocolFailed
+            ),
+            Self::Sqlite(_) => false,
+            Self::DataDir { .. } => false,
+            Self::Task(_) => true,
+        }
+    }
 }
 
 /// A payment as stored.
@@ -122,31 +145,54 @@ impl PaymentStore {
 
     /// Records `payment` unless its order already has one.
     pub async fn record(&self, payment: PaymentRecord) -> Result<RecordOutcome, StoreError> {
+        let outcomes = self.record_batch(std::slice::from_ref(&payment)).await?;
+        Ok(outcomes
+            .first()
+            .copied()
+            .unwrap_or(RecordOutcome::Duplicate))
+    }
+
+    /// Records `payments` in ONE transaction (one commit, one fsync, for a whole poll batch):
+    /// the outcomes come in input order, `Paid` for the first record of an order id and
+    /// `Duplicate` for an order already paid, before or earlier in the same batch. Atomic: on
+    /// an error nothing is recorded.
+    pub async fn record_batch(
+        &self,
+        payments: &[PaymentRecord],
+    ) -> Result<Vec<RecordOutcome>, StoreError> {
+        if payments.is_empty() {
+            return Ok(Vec::new());
+        }
         let writer = self.writer.clone();
+        let payments = payments.to_vec();
         run_blocking(move || {
             let mut conn = lock(&writer);
             let tx = conn.transaction()?;
-            let inserted = tx.execute(
-                &format!(
+            let mut outcomes = Vec::with_capacity(payments.len());
+            {
+                let mut insert = tx.prepare_cached(&format!(
                     "INSERT INTO payments ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
                      ON CONFLICT(order_transaction_id) DO NOTHING"
-                ),
-                params![
-                    payment.order_transaction_id,
-                    payment.user_id,
-                    payment.amount_minor,
-                    payment.currency,
-                    payment.order_created_at_ns,
-                    payment.recorded_at_ns,
-                    payment.triggered_by,
-                ],
-            )?;
+                ))?;
+                for payment in &payments {
+                    let inserted = insert.execute(params![
+                        payment.order_transaction_id,
+                        payment.user_id,
+                        payment.amount_minor,
+                        payment.currency,
+                        payment.order_created_at_ns,
+                        payment.recorded_at_ns,
+                        payment.triggered_by,
+                    ])?;
+                    outcomes.push(if inserted == 1 {
+                        RecordOutcome::Paid
+                    } else {
+                        RecordOutcome::Duplicate
+                    });
+                }
+            }
             tx.commit()?;
-            Ok(if inserted == 1 {
-                RecordOutcome::Paid
-            } else {
-                RecordOutcome::Duplicate
-            })
+            Ok(outcomes)
         })
         .await
     }
@@ -285,6 +331,58 @@ mod tests {
         let got = store.get("u", "a").await.unwrap().unwrap();
         assert_eq!(got, payment("a", "u", 1));
         assert_eq!(store.get("someone-else", "a").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_one_transaction_with_outcomes_in_input_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = PaymentStore::open(&dir.path().join("p.sqlite3"))
+            .await
+            .unwrap();
+        store.record(payment("a", "u", 1)).await.unwrap();
+        let batch = [
+            payment("b", "u", 2),
+            payment("a", "u", 3),
+            payment("c", "u", 4),
+            payment("b", "u", 5),
+        ];
+        assert_eq!(
+            store.record_batch(&batch).await.unwrap(),
+            [
+                RecordOutcome::Paid,
+                RecordOutcome::Duplicate,
+                RecordOutcome::Paid,
+                RecordOutcome::Duplicate
+            ]
+        );
+        assert_eq!(store.count().await.unwrap(), 3);
+        assert_eq!(
+            store.get("u", "b").await.unwrap().unwrap().recorded_at_ns,
+            2
+        );
+        assert!(store.record_batch(&[]).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = PaymentStore::open(&dir.path().join("p.sqlite3"))
+            .await
+            .unwrap();
+        // A trigger refuses one row: the whole batch is rolled back, and the error is not
+        // one that a retry could fix.
+        lock(&store.writer)
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE INSERT ON payments WHEN NEW.user_id = 'x' \
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            )
+            .unwrap();
+        let error = store
+            .record_batch(&[payment("a", "u", 1), payment("b", "x", 2)])
+            .await
+            .unwrap_err();
+        assert!(!error.is_transient(), "{error}");
+        assert_eq!(store.count().await.unwrap(), 0);
     }
 
     #[tokio::test]

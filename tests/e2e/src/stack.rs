@@ -29,6 +29,8 @@ pub struct StackConfig {
     pub topic: String,
     /// Dead-letter topic.
     pub dlq_topic: String,
+    /// Retry topic (records whose check could not finish wait there).
+    pub retry_topic: String,
     /// Payments consumer group.
     pub group: String,
     /// Identity listen address.
@@ -51,6 +53,7 @@ impl StackConfig {
         Self {
             kafka,
             dlq_topic: format!("{topic}.dlq"),
+            retry_topic: format!("{topic}.retry"),
             topic,
             group: unique_name("payments"),
             identity_addr: loopback(free_port()),
@@ -59,6 +62,16 @@ impl StackConfig {
             root,
             publish_timeout: Duration::from_secs(10),
         }
+    }
+
+    /// Creates the event topic (3 partitions), the DLQ and the retry topic (1 each), unless
+    /// they exist.
+    pub async fn create_topics(&self) -> anyhow::Result<()> {
+        kafka::create_topic(&self.kafka, &self.topic, 3).await?;
+        for output in [&self.dlq_topic, &self.retry_topic] {
+            kafka::create_topic(&self.kafka, output, 1).await?;
+        }
+        Ok(())
     }
 
     /// The issuer URL of the identity service.
@@ -101,8 +114,7 @@ impl Stack {
         let tempdir = tempfile::Builder::new().prefix("zte-e2e-").tempdir()?;
         let mut config = StackConfig::random(kafka, tempdir.path().to_path_buf());
         adjust(&mut config);
-        kafka::create_topic(&config.kafka, &config.topic, 3).await?;
-        kafka::create_topic(&config.kafka, &config.dlq_topic, 1).await?;
+        config.create_topics().await?;
         let mut stack = Self::start(config).await?;
         if std::env::var_os("E2E_KEEP").is_some() {
             // Keep data dirs and logs for debugging a failed run.
@@ -251,8 +263,11 @@ fn payments_args(config: &StackConfig) -> Vec<String> {
     let mut pairs = kafka_service_flags(config, "payments", config.payments_addr);
     pairs.extend([
         ("--dlq-topic", config.dlq_topic.clone()),
+        ("--retry-topic", config.retry_topic.clone()),
         ("--group-id", config.group.clone()),
         ("--jwks-refresh-cooldown", "1s".to_owned()),
+        // A record set aside during an outage is checked again within 5 s of its end.
+        ("--retry-backoff-max", "5s".to_owned()),
     ]);
     flags(pairs)
 }

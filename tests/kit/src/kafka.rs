@@ -13,7 +13,7 @@ use rdkafka::{
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
     consumer::{BaseConsumer, Consumer, StreamConsumer},
-    message::{Headers as _, OwnedMessage},
+    message::{Header, Headers as _, OwnedHeaders, OwnedMessage},
     producer::{FutureProducer, FutureRecord},
 };
 
@@ -193,13 +193,16 @@ pub fn producer(bootstrap: &str) -> FutureProducer {
         .expect("creating a test producer")
 }
 
-/// One Kafka record: key and value exactly as produced (either may be absent).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One Kafka record: key, value and headers exactly as produced (key and value may be
+/// absent).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Record {
     /// Record key.
     pub key: Option<Vec<u8>>,
     /// Record value.
     pub value: Option<Vec<u8>>,
+    /// Record headers, in order.
+    pub headers: Vec<(String, Vec<u8>)>,
 }
 
 impl Record {
@@ -208,7 +211,14 @@ impl Record {
         Self {
             key: Some(key.into()),
             value: Some(value.into()),
+            headers: Vec::new(),
         }
+    }
+
+    /// This record with header `name: value` added.
+    pub fn with_header(mut self, name: &str, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
     }
 }
 
@@ -220,6 +230,18 @@ pub async fn produce(
     record: &Record,
 ) -> anyhow::Result<(i32, i64)> {
     let mut future: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
+    if !record.headers.is_empty() {
+        let headers = record
+            .headers
+            .iter()
+            .fold(OwnedHeaders::new(), |headers, (key, value)| {
+                headers.insert(Header {
+                    key,
+                    value: Some(value.as_slice()),
+                })
+            });
+        future = future.headers(headers);
+    }
     if let Some(key) = &record.key {
         future = future.key(key.as_slice());
     }
@@ -231,6 +253,24 @@ pub async fn produce(
         .await
         .map_err(|(error, _)| anyhow::anyhow!("producing to {topic}: {error}"))?;
     Ok((delivery.partition, delivery.offset))
+}
+
+/// Produces `records` to `topic` concurrently (up to 1,000 in flight, in order per
+/// partition) and waits for every acknowledgement; returns their partitions and offsets, in
+/// input order.
+pub async fn produce_all(
+    producer: &FutureProducer,
+    topic: &str,
+    records: &[Record],
+) -> anyhow::Result<Vec<(i32, i64)>> {
+    let mut positions = Vec::with_capacity(records.len());
+    for chunk in records.chunks(1_000) {
+        let sends = chunk.iter().map(|record| produce(producer, topic, record));
+        for sent in futures::future::join_all(sends).await {
+            positions.push(sent?);
+        }
+    }
+    Ok(positions)
 }
 
 /// The value of header `name` of `message`, as UTF-8.

@@ -9,6 +9,7 @@
 //! | [`forge`] | tokens made the way an attacker makes them (`alg: none`, HS256, foreign keys) |
 //! | [`token_service`] | the token-service stand-in: JWKS + token exchange, switchable off |
 //! | [`events`] | `OrderCreated` events and records as Orders publishes them |
+//! | [`storm`] | forged records by the thousand (unknown kids, oversized, garbage, spoofed headers) |
 //! | [`clients`] | gRPC clients of Orders and Payments with one method per RPC |
 //! | [`orders`], [`payments`], [`identity`] | each service in-process on port 0 (`TestApp` style) |
 //!
@@ -28,6 +29,7 @@ pub mod kafka;
 pub mod orders;
 pub mod payments;
 mod running;
+pub mod storm;
 pub mod token_service;
 pub mod tokens;
 pub mod wait;

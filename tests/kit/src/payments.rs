@@ -44,17 +44,23 @@ impl std::fmt::Debug for PaymentsSetup {
 }
 
 impl PaymentsSetup {
-    /// Port 0, a fresh source topic with `partitions` partitions and a one-partition DLQ
-    /// (`<topic>.dlq`), a fresh group, a data directory in a fresh temp dir, tokens from
-    /// `issuer`, a one-second JWKS refresh cooldown, 16 KiB records at most.
+    /// Port 0, a fresh source topic with `partitions` partitions, a one-partition DLQ
+    /// (`<topic>.dlq`) and retry topic (`<topic>.retry`), a fresh group, a data directory in
+    /// a fresh temp dir, tokens from `issuer`, a one-second JWKS refresh cooldown, retries
+    /// after 250 ms doubling up to 2 s, 16 KiB records at most.
     pub async fn new(issuer: &str, partitions: i32) -> Self {
         let dir = tempfile::tempdir().expect("creating a temp dir");
         let topic = kafka::fresh_topic("payments-test", partitions).await;
-        let dlq = format!("{topic}.dlq");
-        kafka::create_topic(&kafka::bootstrap(), &dlq, 1)
-            .await
-            .expect("creating the DLQ topic");
+        let (dlq, retry) = (format!("{topic}.dlq"), format!("{topic}.retry"));
+        for output in [&dlq, &retry] {
+            kafka::create_topic(&kafka::bootstrap(), output, 1)
+                .await
+                .expect("creating the DLQ and retry topics");
+        }
         let mut config = PaymentsConfig::with_defaults(issuer);
+        config.retry_topic = Some(retry);
+        config.retry_backoff = Duration::from_millis(250);
+        config.retry_backoff_max = Duration::from_secs(2);
         config.service.listen = "127.0.0.1:0".parse().expect("a socket address");
         config.service.kafka_bootstrap = kafka::bootstrap();
         config.service.topic = topic;
@@ -78,6 +84,14 @@ impl PaymentsSetup {
             .expect("producing a test record")
     }
 
+    /// Produces `records` to the source topic concurrently (in order per partition);
+    /// returns their partitions and offsets, in input order.
+    pub async fn produce_all(&self, records: &[Record]) -> Vec<(i32, i64)> {
+        kafka::produce_all(&self.producer, self.topic(), records)
+            .await
+            .expect("producing test records")
+    }
+
     /// Produces the records of `events` to the source topic, in order.
     pub async fn publish<'a>(&self, events: impl IntoIterator<Item = &'a Event>) {
         for event in events {
@@ -93,6 +107,11 @@ impl PaymentsSetup {
     /// The dead-letter topic.
     pub fn dlq(&self) -> &str {
         self.config.dlq_topic.as_deref().unwrap_or_default()
+    }
+
+    /// The retry topic.
+    pub fn retry(&self) -> &str {
+        self.config.retry_topic.as_deref().unwrap_or_default()
     }
 
     /// The data directory (the temp dir lives as long as this setup or an app of it).
@@ -147,8 +166,18 @@ impl PaymentsApp {
 
     /// Waits until the counters satisfy `done` (within [`WAIT`]).
     pub async fn wait_stats(&self, what: &str, done: impl Fn(StatsSnapshot) -> bool) {
+        self.wait_stats_within(what, WAIT, done).await;
+    }
+
+    /// Waits until the counters satisfy `done`, within `timeout`.
+    pub async fn wait_stats_within(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(StatsSnapshot) -> bool,
+    ) {
         let stats = self.stats.clone();
-        crate::wait_until(what, WAIT, || {
+        crate::wait_until(what, timeout, || {
             let ok = done(stats.snapshot());
             async move { ok.then_some(()) }
         })

@@ -1,7 +1,8 @@
 //! The token-service stand-in for tests of Orders or Payments alone: a real HTTP server on a
 //! free loopback port serving a JWKS and an RFC 8693 token-exchange endpoint, signing with a
 //! test key, so a test can mint tokens with any claims. It can be switched off (every
-//! endpoint answers 503) to play an outage, and holds a foreign key the JWKS never publishes.
+//! endpoint answers 503) to play an outage, holds a foreign key the JWKS never publishes,
+//! can publish more keys later (a rotation), and counts the JWKS requests it answers.
 //!
 //! Tests that need the real authorization server use [`crate::identity::IdentityApp`].
 
@@ -9,8 +10,8 @@ use std::{
     collections::HashMap,
     net::SocketAddr,
     sync::{
-        Arc, LazyLock,
-        atomic::{AtomicBool, Ordering},
+        Arc, LazyLock, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -54,6 +55,8 @@ pub struct TokenService {
     /// A key the JWKS never publishes.
     pub foreign: SigningKey,
     available: Arc<AtomicBool>,
+    published: Arc<Mutex<Vec<zte_auth::PublicJwk>>>,
+    jwks_requests: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -68,6 +71,8 @@ struct ServerState {
     issuer: String,
     key: SigningKey,
     available: Arc<AtomicBool>,
+    published: Arc<Mutex<Vec<zte_auth::PublicJwk>>>,
+    jwks_requests: Arc<AtomicUsize>,
     subject_tokens: TokenValidator,
 }
 
@@ -91,10 +96,14 @@ impl TokenService {
         let addr = listener.local_addr().expect("a bound address");
         let issuer = format!("http://{addr}");
         let available = Arc::new(AtomicBool::new(available));
+        let published = Arc::new(Mutex::new(vec![key.public_jwk()]));
+        let jwks_requests = Arc::new(AtomicUsize::new(0));
         let state = ServerState {
             issuer: issuer.clone(),
             key: key.clone(),
             available: available.clone(),
+            published: published.clone(),
+            jwks_requests: jwks_requests.clone(),
             subject_tokens: fixed_validator(&issuer, ORDERS_SERVICE, &key),
         };
         let router = Router::new()
@@ -110,8 +119,24 @@ impl TokenService {
             key,
             foreign,
             available,
+            published,
+            jwks_requests,
             task,
         }
+    }
+
+    /// Publishes `key` in the JWKS too (a rotation: tokens it signs validate once a
+    /// validator has refreshed).
+    pub fn publish(&self, key: &SigningKey) {
+        self.published
+            .lock()
+            .expect("the published keys")
+            .push(key.public_jwk());
+    }
+
+    /// How many JWKS requests were answered (with keys or with 503).
+    pub fn jwks_requests(&self) -> usize {
+        self.jwks_requests.load(Ordering::SeqCst)
     }
 
     /// Makes every endpoint answer (true) or fail with 503 (false).
@@ -164,13 +189,12 @@ fn fixed_validator(issuer: &str, audience: &str, key: &SigningKey) -> TokenValid
 }
 
 async fn jwks(State(state): State<ServerState>) -> Response {
+    state.jwks_requests.fetch_add(1, Ordering::SeqCst);
     if !state.available.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    Json(JwkSet {
-        keys: vec![state.key.public_jwk()],
-    })
-    .into_response()
+    let keys = state.published.lock().expect("the published keys").clone();
+    Json(JwkSet { keys }).into_response()
 }
 
 fn oauth_error(status: StatusCode, error: &str) -> Response {

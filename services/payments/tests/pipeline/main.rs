@@ -36,8 +36,10 @@ struct Case {
 }
 
 /// Runs `cases` through one app: each bad record is followed by a valid event. Asserts every
-/// bad record is in the DLQ (in order) with its reason, unchanged key and value, and its
-/// source position; that every valid event was paid; and that nothing else happened.
+/// bad record is in the DLQ with its reason and source position, unchanged key and value (an
+/// oversized one: its SHA-256 and size instead of the value), after one check (an unknown
+/// `kid`: after the JWKS refresh its first check asked for, so via the retry topic); that
+/// every valid event was paid; and that nothing else happened.
 async fn assert_dead_lettered_and_next_valid_paid(tokens: TokenService, cases: Vec<Case>) {
     let setup = PaymentsSetup::new(&tokens.issuer, 1).await;
     let app = setup.spawn().await;
@@ -50,12 +52,19 @@ async fn assert_dead_lettered_and_next_valid_paid(tokens: TokenService, cases: V
         valid.push(event);
     }
     let n = cases.len() as u64;
-    app.wait_stats("every record handled", |s| s.processed >= 2 * n)
-        .await;
+    app.wait_stats("every record handled", |s| {
+        s.paid >= n && s.dead_lettered >= n
+    })
+    .await;
 
     let dead = kafka::read_topic(setup.dlq(), cases.len(), WAIT).await;
     assert_eq!(dead.len(), cases.len(), "DLQ records");
-    for ((case, message), (partition, offset)) in cases.iter().zip(&dead).zip(&offsets) {
+    let mut rechecks = 0;
+    for (case, (partition, offset)) in cases.iter().zip(&offsets) {
+        let message = dead
+            .iter()
+            .find(|m| kafka::header(m, payments::HEADER_SOURCE_OFFSET) == Some(offset.to_string()))
+            .unwrap_or_else(|| panic!("case {}: no dead letter for offset {offset}", case.name));
         let header = |name| kafka::header(message, name);
         assert_eq!(
             header(payments::HEADER_REASON).as_deref(),
@@ -75,12 +84,40 @@ async fn assert_dead_lettered_and_next_valid_paid(tokens: TokenService, cases: V
             "case {}: key",
             case.name
         );
-        assert_eq!(
-            message.payload().unwrap_or_default(),
-            case.record.value.as_deref().unwrap_or_default(),
-            "case {}: value unchanged",
-            case.name
-        );
+        let original = case.record.value.as_deref().unwrap_or_default();
+        if case.reason == "oversized_record" {
+            assert_eq!(message.payload(), None, "case {}: no value", case.name);
+            assert_eq!(
+                header(payments::HEADER_VALUE_SHA256),
+                Some(zte_event::payload_hash(original)),
+                "case {}: digest",
+                case.name
+            );
+            assert_eq!(
+                header(payments::HEADER_VALUE_SIZE),
+                Some(original.len().to_string())
+            );
+        } else {
+            assert_eq!(
+                message.payload().unwrap_or_default(),
+                original,
+                "case {}: value unchanged",
+                case.name
+            );
+        }
+        let attempts: u64 = header(payments::HEADER_ATTEMPTS)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_default();
+        if case.reason == "unknown_key" {
+            assert!(
+                attempts >= 2,
+                "case {}: decided by a later refresh",
+                case.name
+            );
+        } else {
+            assert_eq!(attempts, 1, "case {}: one check", case.name);
+        }
+        rechecks += attempts - 1;
         assert_eq!(
             header(payments::HEADER_SOURCE_TOPIC).as_deref(),
             Some(setup.topic())
@@ -88,12 +125,6 @@ async fn assert_dead_lettered_and_next_valid_paid(tokens: TokenService, cases: V
         assert_eq!(
             header(payments::HEADER_SOURCE_PARTITION),
             Some(partition.to_string())
-        );
-        assert_eq!(
-            header(payments::HEADER_SOURCE_OFFSET),
-            Some(offset.to_string()),
-            "case {}: source offset",
-            case.name
         );
     }
     assert_eq!(
@@ -113,9 +144,15 @@ async fn assert_dead_lettered_and_next_valid_paid(tokens: TokenService, cases: V
     }
     let stats = app.stats.snapshot();
     assert_eq!(
-        (stats.paid, stats.dead_lettered, stats.duplicate),
-        (n, n, 0)
+        (
+            stats.paid,
+            stats.dead_lettered,
+            stats.duplicate,
+            stats.set_aside
+        ),
+        (n, n, 0, rechecks)
     );
+    assert_eq!(kafka::record_count(setup.retry()).await, rechecks as i64);
     assert_eq!(app.store.count().await.unwrap(), n);
     app.stop().await.unwrap();
 }

@@ -101,6 +101,32 @@ async fn replayed_record_is_paid_once_and_counted_as_duplicate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_order_id_spelled_two_ways_is_paid_once() {
+    let tokens = TokenService::start().await;
+    let setup = PaymentsSetup::new(&tokens.issuer, 1).await;
+    let app = setup.spawn().await;
+    let lower = tokens.event(USER);
+    // The same order, its id in upper case everywhere (payload, token claim, record key):
+    // each record is consistent, and both name one order.
+    let mut upper_order = lower.order.clone();
+    upper_order.order_transaction_id = lower.id().to_uppercase();
+    let upper = tokens.event_for(upper_order);
+    setup.publish([&upper, &lower]).await;
+    app.wait_stats("both records handled", |s| s.processed == 2)
+        .await;
+    let stats = app.stats.snapshot();
+    assert_eq!((stats.paid, stats.duplicate), (1, 1));
+    assert_eq!(app.store.count().await.unwrap(), 1);
+    // Stored and found under the canonical (lowercase) id, whichever spelling is asked for.
+    let user = tokens.user_token(USER);
+    for spelling in [lower.id().to_owned(), upper.id().to_owned()] {
+        let payment = app.get_payment(&user, &spelling).await.unwrap();
+        assert_eq!(payment.order_transaction_id, lower.id());
+    }
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_mid_stream_pays_every_event_exactly_once() {
     const EVENTS: usize = 40;
     let tokens = TokenService::start().await;

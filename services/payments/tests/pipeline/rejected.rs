@@ -149,7 +149,23 @@ async fn malformed_and_oversized_records_are_dead_lettered() {
             record: Record {
                 key: key.clone(),
                 value: Some(vec![0xff, 0x00, 0x13, 0x37, 0xde, 0xad, 0xbe, 0xef]),
+                ..Record::default()
             },
+        },
+        Case {
+            name: "garbage with spoofed DLQ and retry headers",
+            reason: "malformed_envelope",
+            // Were the spoofed headers kept, the DLQ copy would show them first and the
+            // reason, source offset and attempt checks would read them.
+            record: Record {
+                key: key.clone(),
+                value: Some(b"not an envelope".to_vec()),
+                ..Record::default()
+            }
+            .with_header("dlq-reason", "none")
+            .with_header("DLQ-Source-Offset", "0")
+            .with_header("dlq-attempts", "99")
+            .with_header("retry-not-before", "99999999999999"),
         },
         Case {
             name: "empty value",
@@ -157,6 +173,7 @@ async fn malformed_and_oversized_records_are_dead_lettered() {
             record: Record {
                 key: key.clone(),
                 value: None,
+                ..Record::default()
             },
         },
         Case {
@@ -174,6 +191,7 @@ async fn malformed_and_oversized_records_are_dead_lettered() {
                     &event.encoded.payload,
                     &event.token,
                 )),
+                ..Record::default()
             },
         },
         Case {
@@ -186,6 +204,7 @@ async fn malformed_and_oversized_records_are_dead_lettered() {
                     &event.encoded.payload,
                     &format!("{}{}", event.token, "A".repeat(20 * 1024)),
                 )),
+                ..Record::default()
             },
         },
     ];
@@ -215,6 +234,7 @@ async fn records_whose_key_claims_and_payload_disagree_are_dead_lettered() {
             record: Record {
                 key: Some(other_id.as_bytes().to_vec()),
                 value: event.record().value,
+                ..Record::default()
             },
         },
         Case {
@@ -223,6 +243,7 @@ async fn records_whose_key_claims_and_payload_disagree_are_dead_lettered() {
             record: Record {
                 key: None,
                 value: event.record().value,
+                ..Record::default()
             },
         },
         Case {

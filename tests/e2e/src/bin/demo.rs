@@ -51,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
     let config = StackConfig {
         kafka: args.kafka.clone(),
         dlq_topic: format!("{}.dlq", args.topic),
+        retry_topic: format!("{}.retry", args.topic),
         topic: args.topic.clone(),
         group: "payments".into(),
         identity_addr: args.identity_addr,
@@ -59,8 +60,7 @@ async fn main() -> anyhow::Result<()> {
         root: root.clone(),
         publish_timeout: Duration::from_secs(10),
     };
-    kafka::create_topic(&config.kafka, &config.topic, 3).await?;
-    kafka::create_topic(&config.kafka, &config.dlq_topic, 1).await?;
+    config.create_topics().await?;
     println!(
         "Starting identity, payments and orders (logs in {}/logs) ...",
         root.display()
