@@ -2,6 +2,7 @@
 # Benchmarks (issue: speed is measured here, never in timed tests). See BENCHMARKS.md.
 #   scripts/bench.sh            the flow benchmark against its ceilings (release build, ~2 min)
 #   scripts/bench.sh micro      criterion micro-benchmarks of the hot paths
+#   scripts/bench.sh storm      storms of forged records vs the next genuine order (~3 min)
 # Extra arguments go to the benchmark (e.g. `scripts/bench.sh --clients 8 --seconds 10`,
 # `scripts/bench.sh --help`). Loopback only; the flow benchmark stops by itself.
 set -euo pipefail

@@ -13,10 +13,14 @@
 //!    send times staggered evenly; latency counts from the *scheduled* send time, so a stall
 //!    that delays later sends is not hidden (no coordinated omission).
 //!
+//! `zte-bench storm` (`scripts/bench.sh storm`) measures instead what a storm of forged
+//! records costs the next genuine order (see `storm.rs`).
+//!
 //! `scripts/bench.sh` builds in release mode and runs this.
 
 mod ceilings;
 mod cpu;
+mod storm;
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -41,8 +45,25 @@ use crate::{
     cpu::{Processes, load_average, machine_busy_seconds},
 };
 
-/// Measures the order → payment flow against its ceilings.
+/// Measures the order → payment flow against its ceilings (or, `storm`, what a storm of
+/// forged records costs the next genuine order).
 #[derive(Debug, Parser)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    flow: Args,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// How long storms of forged records delay the next genuine order.
+    Storm(storm::StormArgs),
+}
+
+/// The flow benchmark's settings.
+#[derive(Debug, clap::Args)]
 struct Args {
     /// Concurrent CreateOrder clients.
     #[arg(long, default_value_t = 16)]
@@ -66,7 +87,11 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let cli = Cli::parse();
+    if let Some(Command::Storm(storm)) = cli.command {
+        return storm::run(storm).await;
+    }
+    let args = cli.flow;
     anyhow::ensure!(args.clients > 0, "--clients must be at least 1");
     anyhow::ensure!(args.seconds > 0, "--seconds must be at least 1");
     let cores = std::thread::available_parallelism()
