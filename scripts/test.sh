@@ -2,7 +2,9 @@
 # The second README command: runs every test.
 #   1. buf lint of proto/
 #   2. the Rust workspace (unit, property, integration and end-to-end tests) against a real
-#      Kafka broker (scripts/kafka.sh: started if needed, stopped again if started here)
+#      Kafka broker (scripts/kafka.sh) and a real PostgreSQL server (scripts/postgres.sh; the
+#      store suites run on SQLite and on PostgreSQL), each started if needed and stopped
+#      again if started here
 #   3. the ecosystem: Python, Go, Java and TypeScript clients check the hash vectors and the
 #      shared adversarial cases; k8s and compose validate
 #   4. the live stack: grpcurl walkthrough, grpc-health-probe, the four clients' live tests
@@ -16,13 +18,22 @@ scripts/install-tools.sh || { echo "cannot install the tools the tests need"; ex
 
 
 started_kafka=""
+started_postgres=""
+cleanup() {
+  if [[ -n "$started_kafka" ]]; then scripts/kafka.sh stop || true; fi
+  if [[ -n "$started_postgres" ]]; then scripts/postgres.sh stop || true; fi
+}
+trap cleanup EXIT
 if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
   scripts/kafka.sh status 2>/dev/null || started_kafka=1
   KAFKA_BOOTSTRAP_SERVERS="$(scripts/kafka.sh start)" || { echo "cannot start Kafka"; exit 1; }
   export KAFKA_BOOTSTRAP_SERVERS
 fi
-cleanup() { if [[ -n "$started_kafka" ]]; then scripts/kafka.sh stop || true; fi; }
-trap cleanup EXIT
+if [[ -z "${POSTGRES_ADMIN_URL:-}" ]]; then
+  scripts/postgres.sh status 2>/dev/null || started_postgres=1
+  POSTGRES_ADMIN_URL="$(scripts/postgres.sh start)" || { echo "cannot start PostgreSQL"; exit 1; }
+  export POSTGRES_ADMIN_URL
+fi
 
 passed=0
 failed=0
@@ -40,7 +51,7 @@ suite() { # name, command...
 }
 
 suite "buf lint (proto/)" bash -c "cd proto && buf lint"
-suite "cargo test (Kafka at $KAFKA_BOOTSTRAP_SERVERS)" cargo test --workspace --all-targets --no-fail-fast
+suite "cargo test (Kafka at $KAFKA_BOOTSTRAP_SERVERS, PostgreSQL at ${POSTGRES_ADMIN_URL##*@})" cargo test --workspace --all-targets --no-fail-fast
 suite "ecosystem: Python/Go/Java/TypeScript vectors and adversarial cases, k8s and compose validation" scripts/test-ecosystem.sh
 suite "live stack: grpcurl walkthrough, health probes, Python/Go/Java/TypeScript live tests" scripts/test-live.sh
 suite "secure Kafka broker: TLS, OAUTHBEARER, ACLs" scripts/test-kafka-security.sh

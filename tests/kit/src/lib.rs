@@ -4,6 +4,7 @@
 //! | module | what it gives a test |
 //! |---|---|
 //! | [`kafka`] | the real broker, random names, topics, producing, reading back, counting records |
+//! | [`database`] | a fresh database per test: an SQLite file, or a database on the real PostgreSQL server |
 //! | [`wait`] | deadline waits: any condition, gRPC health, HTTP health |
 //! | [`tokens`] | the shared test keys, user and event claims, the demo users, bearer requests |
 //! | [`forge`] | tokens made the way an attacker makes them (`alg: none`, HS256, foreign keys) |
@@ -22,6 +23,7 @@
 #![allow(clippy::expect_used)]
 
 pub mod clients;
+pub mod database;
 pub mod events;
 pub mod forge;
 pub mod identity;
@@ -62,6 +64,27 @@ pub fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
         .expect("binding an ephemeral loopback port")
+}
+
+/// Runs each named `async fn NAME(backend: Backend)` of a store suite once per backend, as the
+/// tests `NAME::sqlite` and `NAME::postgres`: one suite, both implementations.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::database::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::database::Backend::Postgres).await
+                }
+            }
+        )*
+    };
 }
 
 /// A name unique to this test run, e.g. `orders-created-3f9c…` (topics, groups).
