@@ -61,7 +61,8 @@ impl Application {
     pub async fn build(config: PaymentsConfig) -> Result<Self, PaymentsError> {
         config.validate().map_err(PaymentsError::Config)?;
         let service = &config.service;
-        let store = PaymentStore::open(&config.database_path()).await?;
+        let database = config.store_settings().map_err(PaymentsError::Config)?;
+        let store = PaymentStore::connect(&database).await?;
         let server = GrpcServer::bind(service, JWKS_HTTP_TIMEOUT).await?;
         let verifier = EventVerifier::new(
             server.validator().clone(),
@@ -129,7 +130,7 @@ impl Application {
             %dlq_topic,
             %retry_topic,
             group_id = %config.group_id,
-            database = %config.database_path().display(),
+            database = %database.describe(),
             jwks_uri = %service.jwks_uri(),
             "payments service built"
         );

@@ -6,19 +6,22 @@
 //! README's "Payments service" table and `payments --print-env` list them.
 //! [`PaymentsConfig::validate`] refuses bad values with one clear line naming the setting.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use clap::{Args, Parser};
 use zte_auth::names::{ORDERS_CLIENT_ID, PAYMENTS_AUDIENCE};
 use zte_runtime::{PrintEnv, ServiceConfig, ServiceDefaults as _, config as check, parse_duration};
+use zte_store::{StoreConfig, StoreSettings};
 
 zte_runtime::service_defaults! {
     /// Payments' environment prefix and defaults for the shared settings.
     pub PaymentsDefaults { env_prefix: "PAYMENTS", listen: "127.0.0.1:50052", data_dir: "data/payments", audience: PAYMENTS_AUDIENCE }
 }
 
-/// Name of the SQLite file inside `--data-dir`.
-pub const DATABASE_FILE: &str = "payments.sqlite3";
+impl zte_store::DatabaseDefaults for PaymentsDefaults {
+    const ENV_PREFIX: &'static str = <Self as zte_runtime::ServiceDefaults>::ENV_PREFIX;
+    const SQLITE_FILE: &'static str = "payments.sqlite3";
+}
 
 /// What a dead-letter or retry copy may add to a record (our headers: reason, detail, source
 /// position, attempts, digests), in bytes. The producer accepts records of
@@ -52,6 +55,9 @@ pub struct PaymentsConfig {
     /// The settings shared with Orders.
     #[command(flatten)]
     pub service: ServiceConfig<PaymentsDefaults>,
+    /// The database settings every service shares.
+    #[command(flatten)]
+    pub store: StoreConfig<PaymentsDefaults>,
     /// Dead-letter topic (default: `<topic>.dlq`).
     #[arg(long, env = PaymentsDefaults::env("DLQ_TOPIC"))]
     pub dlq_topic: Option<String>,
@@ -105,14 +111,15 @@ impl PaymentsConfig {
             .unwrap_or_else(|| format!("{}.retry", self.service.topic))
     }
 
-    /// The SQLite database path.
-    pub fn database_path(&self) -> PathBuf {
-        self.service.data_dir.join(DATABASE_FILE)
+    /// The database: `--database-url`, or `payments.sqlite3` in `--data-dir`.
+    pub fn store_settings(&self) -> Result<StoreSettings, String> {
+        self.store.settings(&self.service.data_dir)
     }
 
     /// Checks the values clap cannot check alone; the error is one line naming the setting.
     pub fn validate(&self) -> Result<(), String> {
         self.service.validate()?;
+        self.store_settings()?;
         check::require_non_empty(&[("--group-id", &self.group_id)])?;
         let (dlq, retry) = (self.dlq_topic(), self.retry_topic());
         check::require_topic_name("--dlq-topic", &dlq)?;
@@ -229,7 +236,9 @@ mod tests {
     fn print_env_lists_the_shared_and_the_payments_variables() {
         assert_eq!(
             zte_runtime::env_vars(&<Cli as clap::CommandFactory>::command()).join(" "),
-            "LOG_FORMAT PAYMENTS_AUDIENCE PAYMENTS_DATA_DIR PAYMENTS_DLQ_TOPIC PAYMENTS_GROUP_ID \
+            "LOG_FORMAT PAYMENTS_AUDIENCE PAYMENTS_DATABASE_ACQUIRE_TIMEOUT \
+             PAYMENTS_DATABASE_MAX_CONNECTIONS PAYMENTS_DATABASE_STATEMENT_TIMEOUT \
+             PAYMENTS_DATABASE_URL PAYMENTS_DATA_DIR PAYMENTS_DLQ_TOPIC PAYMENTS_GROUP_ID \
              PAYMENTS_ISSUER PAYMENTS_JWKS_REFRESH_COOLDOWN PAYMENTS_JWKS_URI \
              PAYMENTS_KAFKA_BOOTSTRAP PAYMENTS_LISTEN PAYMENTS_MAX_RECORD_BYTES \
              PAYMENTS_RETRY_BACKOFF PAYMENTS_RETRY_BACKOFF_MAX PAYMENTS_RETRY_MAX_ATTEMPTS \

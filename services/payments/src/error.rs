@@ -50,6 +50,10 @@ impl ApiError {
         match self {
             Self::InvalidArgument { field, reason } => status::invalid_argument([(field, reason)]),
             Self::NotFound => Status::not_found("no payment for this order"),
+            Self::Storage(error) if error.is_transient() => {
+                tracing::warn!(%error, "payments database unavailable");
+                Status::unavailable("the payments database is unavailable; retry later")
+            }
             Self::Storage(error) => status::internal("payments storage", &error),
         }
     }
@@ -70,7 +74,7 @@ mod tests {
     #[test]
     fn each_error_has_its_status_and_no_cause_leaks() {
         let codes: Vec<(Code, bool)> = [
-            ApiError::Storage(StoreError::Task("/secret/path".into())),
+            ApiError::Storage(StoreError::Corrupt("/secret/path".into())),
             ApiError::NotFound,
             ApiError::InvalidArgument {
                 field: "page_size",
@@ -89,5 +93,7 @@ mod tests {
                 (Code::InvalidArgument, false)
             ]
         );
+        let unavailable = ApiError::Storage(StoreError::Unavailable(sqlx::Error::PoolTimedOut));
+        assert_eq!(unavailable.into_status().code(), Code::Unavailable);
     }
 }

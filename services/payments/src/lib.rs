@@ -1,12 +1,13 @@
 //! The Payments service: consumes `OrderCreated` events from Kafka, verifies each one end to
-//! end (token, payload hash, bindings), records exactly one payment per order in SQLite, and
+//! end (token, payload hash, bindings), records exactly one payment per order (SQLite embedded,
+//! or PostgreSQL shared by several replicas), and
 //! serves `payments.v1.PaymentsService` so users can read their own payments.
 //!
 //! - [`config`]: flags and environment variables.
 //! - [`consumer`]: the at-least-once consumer, per partition: batches checked in parallel
 //!   and recorded in one transaction, the dead-letter topic, the retry topic.
 //! - [`topics`]: whether the dead-letter and retry topics are usable (readiness).
-//! - [`store`]: SQLite storage, one payment per order.
+//! - [`store`]: the payment store (one trait, SQLite and PostgreSQL), one payment per order.
 //! - [`api`]: the gRPC handlers; [`error`]: the one mapping to `tonic::Status`.
 //! - [`stats`]: what the consumer did, as counters.
 //! - [`app`]: building and running the service (consumer, gRPC skeleton, shutdown). Tests

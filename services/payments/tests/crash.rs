@@ -71,7 +71,7 @@ async fn kill_9_mid_stream_loses_nothing_and_pays_nothing_twice() {
     let setup = PaymentsSetup::new(&tokens.issuer, 3).await;
     let events: Vec<Event> = (0..EVENTS).map(|_| tokens.event(USER)).collect();
     setup.publish(&events).await;
-    let db = PaymentStore::open(&setup.config.database_path())
+    let db = PaymentStore::connect(&setup.config.store_settings().unwrap())
         .await
         .unwrap();
     let paid = |done: fn(u64) -> bool| {

@@ -15,6 +15,7 @@ use rdkafka::producer::FutureProducer;
 
 use crate::{
     clients::PaymentsClient,
+    database::TestDatabase,
     events::Event,
     kafka::{self, Record},
     running::Running,
@@ -33,6 +34,7 @@ pub struct PaymentsSetup {
     pub config: PaymentsConfig,
     producer: FutureProducer,
     dir: Arc<TempDir>,
+    database: Option<Arc<TestDatabase>>,
 }
 
 impl std::fmt::Debug for PaymentsSetup {
@@ -74,7 +76,17 @@ impl PaymentsSetup {
             config,
             producer: kafka::producer(&kafka::bootstrap()),
             dir: Arc::new(dir),
+            database: None,
         }
+    }
+
+    /// Apps of this setup use `database` (kept alive as long as the setup or an app of it)
+    /// instead of the SQLite file in their data directory; several apps on one PostgreSQL
+    /// database are replicas.
+    pub fn on_database(mut self, database: Arc<TestDatabase>) -> Self {
+        self.config.store.database_url = Some(database.url().to_owned());
+        self.database = Some(database);
+        self
     }
 
     /// Produces `record` to the source topic; returns its partition and offset.
@@ -139,8 +151,19 @@ impl PaymentsSetup {
             client: PaymentsClient::new(channel),
             running,
             _dir: self.dir.clone(),
+            _database: self.database.clone(),
         }
     }
+}
+
+/// The payment store on `database`, connected and migrated as Payments does.
+pub async fn payment_store(database: &TestDatabase) -> PaymentStore {
+    let mut config = PaymentsConfig::with_defaults("http://127.0.0.1:1");
+    config.store.database_url = Some(database.url().to_owned());
+    let settings = config.store_settings().expect("test database settings");
+    PaymentStore::connect(&settings)
+        .await
+        .expect("connecting the payment store")
 }
 
 /// A running Payments service; the RPCs are its [`PaymentsClient`] methods. Aborted when
@@ -156,6 +179,7 @@ pub struct PaymentsApp {
     client: PaymentsClient,
     running: Running<PaymentsError>,
     _dir: Arc<TempDir>,
+    _database: Option<Arc<TestDatabase>>,
 }
 
 impl PaymentsApp {

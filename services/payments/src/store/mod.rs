@@ -1,69 +1,38 @@
-//! Durable payments in an embedded SQLite database.
+//! Durable payments: one trait, [`PaymentStorage`], with an SQLite implementation (embedded,
+//! one replica) and a PostgreSQL one (several replicas in one consumer group), behind the
+//! cheap handle [`PaymentStore`].
 //!
-//! One row per `order_transaction_id` (the primary key), inserted with
-//! `ON CONFLICT DO NOTHING` inside a transaction: a replayed event finds its row and is
-//! reported as a duplicate, so nothing is ever paid twice. WAL mode with `synchronous=FULL`
-//! makes a committed row survive `kill -9` and power loss; the consumer stores the Kafka offset
-//! only after the commit returns, so a crash at any moment neither loses nor doubles a payment.
-//!
-//! SQLite calls block, so every call runs on tokio's blocking pool. Writes and reads use
-//! separate connections (WAL lets readers proceed while the consumer writes).
+//! One row per canonical `order_transaction_id`: the primary key, so the database (not a
+//! lock, not the consumer) refuses a second payment for an order, whichever replica records
+//! it. [`PaymentStorage::record_batch`] writes a poll batch in ONE transaction: outcomes come
+//! back in input order (`Paid` for the first record of an order, `Duplicate` for any order
+//! already paid, before or earlier in the same batch), and an error records nothing. A commit
+//! is durable when it returns (SQLite: WAL + `synchronous=FULL`; PostgreSQL:
+//! `synchronous_commit = on`), and the consumer stores Kafka offsets only after it, so a crash
+//! at any moment neither loses nor doubles a payment.
 
-use std::{
-    path::Path,
-    sync::{Arc, Mutex},
-    time::Duration,
+mod postgres;
+mod sqlite;
+
+use std::{collections::HashSet, fmt, ops::Deref, sync::Arc};
+
+use zte_store::{Database, Migrations, StoreSettings};
+
+pub use zte_store::StoreError;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Payments' migrations, per backend.
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE_MIGRATIONS,
+    postgres: &POSTGRES_MIGRATIONS,
 };
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-
-/// Why a storage call failed. [`StoreError::is_transient`] tells the consumer whether the
-/// same call may succeed later (busy, locked, I/O) or never will (a record the database
-/// refuses).
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// SQLite reported an error (busy, I/O, full disk, ...).
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// The data directory could not be created.
-    #[error("data directory {path}: {source}")]
-    DataDir {
-        /// The directory.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The blocking task running the call panicked or was cancelled.
-    #[error("storage task failed: {0}")]
-    Task(String),
-}
-
-impl StoreError {
-    /// True when retrying the same call may succeed.
-    pub fn is_transient(&self) -> bool {
-        use rusqlite::ErrorCode as Code;
-        match self {
-            Self::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) => matches!(
-                failure.code,
-                Code::DatabaseBusy
-                    | Code::DatabaseLocked
-                    | Code::SystemIoFailure
-                    | Code::DiskFull
-                    | Code::CannotOpen
-                    | Code::OutOfMemory
-                    | Code::FileLockingProtocolFailed
-            ),
-            Self::Sqlite(_) => false,
-            Self::DataDir { .. } => false,
-            Self::Task(_) => true,
-        }
-    }
-}
-
 /// A payment as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PaymentRecord {
-    /// The order (UUID text).
+    /// The order (UUID text; stored canonical: lowercase, hyphenated).
     pub order_transaction_id: String,
     /// The paying user (token `sub`).
     pub user_id: String,
@@ -72,19 +41,22 @@ pub struct PaymentRecord {
     /// ISO 4217 currency.
     pub currency: String,
     /// Order creation time, Unix nanoseconds.
+    #[sqlx(rename = "order_created_at")]
     pub order_created_at_ns: i64,
     /// When the payment was recorded, Unix nanoseconds.
+    #[sqlx(rename = "recorded_at")]
     pub recorded_at_ns: i64,
     /// The client that triggered the payment (token `act.sub`).
     pub triggered_by: String,
 }
 
-/// Whether [`PaymentStore::record`] inserted a new row.
+/// What recording one payment did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordOutcome {
     /// A new payment was written.
     Paid,
-    /// A payment for this order already existed; nothing changed.
+    /// A payment for this order already existed (or came earlier in the batch); nothing
+    /// changed.
     Duplicate,
 }
 
@@ -92,319 +64,215 @@ pub enum RecordOutcome {
 /// last row returned.
 pub type ListCursor = (i64, String);
 
-/// The payments database. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct PaymentStore {
-    writer: Arc<Mutex<Connection>>,
-    reader: Arc<Mutex<Connection>>,
-}
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS payments (
-    order_transaction_id TEXT PRIMARY KEY NOT NULL,
-    user_id TEXT NOT NULL,
-    amount_minor INTEGER NOT NULL,
-    currency TEXT NOT NULL,
-    order_created_at INTEGER NOT NULL,
-    recorded_at INTEGER NOT NULL,
-    triggered_by TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS payments_by_user_newest
-    ON payments (user_id, recorded_at DESC, order_transaction_id DESC);
-";
-
-const COLUMNS: &str = "order_transaction_id, user_id, amount_minor, currency, order_created_at, \
-                       recorded_at, triggered_by";
-
-impl PaymentStore {
-    /// Opens (creating if needed) the database at `path`, creating its directory.
-    pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let path = path.to_path_buf();
-        run_blocking(move || {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-            }
-            let writer = Connection::open(&path)?;
-            configure(&writer)?;
-            writer.execute_batch(SCHEMA)?;
-            let reader = Connection::open_with_flags(
-                &path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            reader.busy_timeout(Duration::from_secs(2))?;
-            Ok(Self {
-                writer: Arc::new(Mutex::new(writer)),
-                reader: Arc::new(Mutex::new(reader)),
-            })
-        })
-        .await
-    }
-
-    /// Records `payment` unless its order already has one.
-    pub async fn record(&self, payment: PaymentRecord) -> Result<RecordOutcome, StoreError> {
-        let outcomes = self.record_batch(std::slice::from_ref(&payment)).await?;
-        Ok(outcomes
-            .first()
-            .copied()
-            .unwrap_or(RecordOutcome::Duplicate))
-    }
-
-    /// Records `payments` in ONE transaction (one commit, one fsync, for a whole poll batch):
-    /// the outcomes come in input order, `Paid` for the first record of an order id and
-    /// `Duplicate` for an order already paid, before or earlier in the same batch. Atomic: on
-    /// an error nothing is recorded.
-    pub async fn record_batch(
+/// The payments database, whichever backend.
+#[async_trait::async_trait]
+pub trait PaymentStorage: Send + Sync + fmt::Debug {
+    /// Records `records` in one transaction; one outcome per record, in input order. Atomic:
+    /// on error nothing is recorded ([`StoreError::is_transient`] says whether to retry).
+    async fn record_batch(
         &self,
-        payments: &[PaymentRecord],
-    ) -> Result<Vec<RecordOutcome>, StoreError> {
-        if payments.is_empty() {
-            return Ok(Vec::new());
-        }
-        let writer = self.writer.clone();
-        let payments = payments.to_vec();
-        run_blocking(move || {
-            let mut conn = lock(&writer);
-            let tx = conn.transaction()?;
-            let mut outcomes = Vec::with_capacity(payments.len());
-            {
-                let mut insert = tx.prepare_cached(&format!(
-                    "INSERT INTO payments ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                     ON CONFLICT(order_transaction_id) DO NOTHING"
-                ))?;
-                for payment in &payments {
-                    let inserted = insert.execute(params![
-                        payment.order_transaction_id,
-                        payment.user_id,
-                        payment.amount_minor,
-                        payment.currency,
-                        payment.order_created_at_ns,
-                        payment.recorded_at_ns,
-                        payment.triggered_by,
-                    ])?;
-                    outcomes.push(if inserted == 1 {
-                        RecordOutcome::Paid
-                    } else {
-                        RecordOutcome::Duplicate
-                    });
-                }
-            }
-            tx.commit()?;
-            Ok(outcomes)
-        })
-        .await
-    }
+        records: &[PaymentRecord],
+    ) -> Result<Vec<RecordOutcome>, StoreError>;
 
     /// The payment for `order_transaction_id` if it belongs to `user_id`.
-    pub async fn get(
+    async fn get(
+        &self,
+        user_id: &str,
+        order_transaction_id: &str,
+    ) -> Result<Option<PaymentRecord>, StoreError>;
+
+    /// Up to `limit` of `user_id`'s payments, newest first, after `after` if given.
+    async fn list(
+        &self,
+        user_id: &str,
+        after: Option<ListCursor>,
+        limit: u32,
+    ) -> Result<Vec<PaymentRecord>, StoreError>;
+
+    /// Number of stored payments (all users).
+    async fn count(&self) -> Result<u64, StoreError>;
+
+    /// Records one payment (a batch of one).
+    async fn record(&self, payment: PaymentRecord) -> Result<RecordOutcome, StoreError> {
+        let outcomes = self.record_batch(std::slice::from_ref(&payment)).await?;
+        outcomes
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt("a batch of one had no outcome".into()))
+    }
+}
+
+/// A cheap, cloneable handle on the payments database; derefs to [`PaymentStorage`].
+#[derive(Debug, Clone)]
+pub struct PaymentStore(Arc<dyn PaymentStorage>);
+
+impl PaymentStore {
+    /// Connects to the database `settings` name and applies the migrations.
+    pub async fn connect(settings: &StoreSettings) -> Result<Self, StoreError> {
+        Ok(match Database::connect(settings, MIGRATIONS).await? {
+            Database::Sqlite(pools) => Self(Arc::new(SqlPayments {
+                pool: pools.durable,
+            })),
+            Database::Postgres(pool) => Self(Arc::new(SqlPayments { pool })),
+        })
+    }
+}
+
+impl Deref for PaymentStore {
+    type Target = dyn PaymentStorage;
+
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref()
+    }
+}
+
+/// Column list shared by both backends' statements.
+macro_rules! columns {
+    () => {
+        "order_transaction_id, user_id, amount_minor, currency, order_created_at, recorded_at, \
+         triggered_by"
+    };
+}
+use columns;
+
+/// The canonical spelling of an order id: a UUID lowercase and hyphenated; anything else is
+/// only lowercased (the verifier lets no such id through; the CHECK constraint backs it).
+pub fn canonical_order_id(id: &str) -> String {
+    uuid::Uuid::parse_str(id)
+        .map(|u| u.hyphenated().to_string())
+        .unwrap_or_else(|_| id.to_ascii_lowercase())
+}
+
+/// A batch prepared for insertion: each order's first record, canonical, in id order (two
+/// replicas inserting overlapping batches lock rows in the same order, so they cannot
+/// deadlock); later copies are duplicates whatever the database says.
+struct Batch {
+    /// Records to insert, by canonical id.
+    inserts: Vec<PaymentRecord>,
+    /// Per input record: its canonical id and whether it is the first of its order.
+    slots: Vec<(String, bool)>,
+}
+
+impl Batch {
+    fn plan(records: &[PaymentRecord]) -> Self {
+        let mut seen = HashSet::new();
+        let mut inserts = Vec::new();
+        let slots = records
+            .iter()
+            .map(|record| {
+                let id = canonical_order_id(&record.order_transaction_id);
+                let first = seen.insert(id.clone());
+                if first {
+                    inserts.push(PaymentRecord {
+                        order_transaction_id: id.clone(),
+                        ..record.clone()
+                    });
+                }
+                (id, first)
+            })
+            .collect();
+        inserts.sort_by(|a, b| a.order_transaction_id.cmp(&b.order_transaction_id));
+        Self { inserts, slots }
+    }
+
+    /// Outcomes in input order, given the ids the database inserted.
+    fn outcomes(&self, inserted: &HashSet<String>) -> Vec<RecordOutcome> {
+        self.slots
+            .iter()
+            .map(|(id, first)| match *first && inserted.contains(id) {
+                true => RecordOutcome::Paid,
+                false => RecordOutcome::Duplicate,
+            })
+            .collect()
+    }
+}
+
+/// SQL of [`PaymentStorage::get`] (both backends accept `$n` placeholders).
+const GET: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM payments WHERE order_transaction_id = $1 AND user_id = $2"
+);
+
+/// SQL of [`PaymentStorage::list`]: keyset pagination, rows strictly after the cursor in
+/// `(recorded_at, id)` descending order.
+const LIST: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM payments WHERE user_id = $1 \
+     AND (recorded_at < $2 OR (recorded_at = $2 AND order_transaction_id < $3)) \
+     ORDER BY recorded_at DESC, order_transaction_id DESC LIMIT $4"
+);
+
+/// SQL of [`PaymentStorage::count`].
+const COUNT: &str = "SELECT COUNT(*) FROM payments";
+
+/// How a backend writes a [`Batch`] in one transaction: the one part that differs.
+trait InsertBatch: sqlx::Database {
+    /// Inserts the batch's records atomically; returns the ids it inserted.
+    fn insert_batch(
+        pool: &sqlx::Pool<Self>,
+        batch: &Batch,
+    ) -> impl std::future::Future<Output = Result<HashSet<String>, StoreError>> + Send;
+}
+
+/// Payments in an SQL database; the reads are the same statements on both backends.
+#[derive(Debug)]
+struct SqlPayments<DB: sqlx::Database> {
+    pool: sqlx::Pool<DB>,
+}
+
+#[async_trait::async_trait]
+impl<DB> PaymentStorage for SqlPayments<DB>
+where
+    DB: InsertBatch,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'r> PaymentRecord: sqlx::FromRow<'r, DB::Row>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    async fn record_batch(
+        &self,
+        records: &[PaymentRecord],
+    ) -> Result<Vec<RecordOutcome>, StoreError> {
+        let batch = Batch::plan(records);
+        let inserted = DB::insert_batch(&self.pool, &batch).await?;
+        Ok(batch.outcomes(&inserted))
+    }
+
+    async fn get(
         &self,
         user_id: &str,
         order_transaction_id: &str,
     ) -> Result<Option<PaymentRecord>, StoreError> {
-        let reader = self.reader.clone();
-        let (user_id, order_id) = (user_id.to_owned(), order_transaction_id.to_owned());
-        run_blocking(move || {
-            let conn = lock(&reader);
-            let mut statement = conn.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM payments WHERE order_transaction_id = ?1 AND user_id = ?2"
-            ))?;
-            Ok(statement
-                .query_row(params![order_id, user_id], row_to_record)
-                .optional()?)
-        })
-        .await
+        Ok(sqlx::query_as(GET)
+            .bind(canonical_order_id(order_transaction_id))
+            .bind(user_id.to_owned())
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
-    /// Up to `limit` of `user_id`'s payments, newest first, after `after` if given.
-    pub async fn list(
+    async fn list(
         &self,
         user_id: &str,
         after: Option<ListCursor>,
         limit: u32,
     ) -> Result<Vec<PaymentRecord>, StoreError> {
-        let reader = self.reader.clone();
-        let user_id = user_id.to_owned();
-        run_blocking(move || {
-            let conn = lock(&reader);
-            // Keyset pagination: rows strictly after the cursor in (recorded_at, id) DESC order.
-            let (at, id) = after.unwrap_or((i64::MAX, String::from("\u{10FFFF}")));
-            let mut statement = conn.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM payments WHERE user_id = ?1 \
-                 AND (recorded_at < ?2 OR (recorded_at = ?2 AND order_transaction_id < ?3)) \
-                 ORDER BY recorded_at DESC, order_transaction_id DESC LIMIT ?4"
-            ))?;
-            let rows = statement
-                .query_map(params![user_id, at, id, limit], row_to_record)?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
-        })
-        .await
+        // From the newest when no cursor is given.
+        let (at, id) = after.unwrap_or((i64::MAX, String::from("\u{10FFFF}")));
+        Ok(sqlx::query_as(LIST)
+            .bind(user_id.to_owned())
+            .bind(at)
+            .bind(id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?)
     }
 
-    /// Number of stored payments (all users).
-    pub async fn count(&self) -> Result<u64, StoreError> {
-        let reader = self.reader.clone();
-        run_blocking(move || {
-            let conn = lock(&reader);
-            let count: i64 = conn.query_row("SELECT COUNT(*) FROM payments", [], |r| r.get(0))?;
-            Ok(u64::try_from(count).unwrap_or(0))
-        })
-        .await
-    }
-}
-
-fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
-    // WAL + FULL: a transaction is durable once commit returns, even on power loss.
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        tracing::warn!(%mode, "SQLite refused WAL mode");
-    }
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.busy_timeout(Duration::from_secs(2))?;
-    Ok(())
-}
-
-fn row_to_record(row: &rusqlite::Row<'_>) -> Result<PaymentRecord, rusqlite::Error> {
-    Ok(PaymentRecord {
-        order_transaction_id: row.get(0)?,
-        user_id: row.get(1)?,
-        amount_minor: row.get(2)?,
-        currency: row.get(3)?,
-        order_created_at_ns: row.get(4)?,
-        recorded_at_ns: row.get(5)?,
-        triggered_by: row.get(6)?,
-    })
-}
-
-fn lock(connection: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
-    // A panic while holding the lock cannot leave a half-applied transaction behind (SQLite
-    // rolls back an uncommitted transaction when it is dropped), so the connection is usable.
-    connection.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-async fn run_blocking<T, F>(f: F) -> Result<T, StoreError>
-where
-    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn payment(id: &str, user: &str, at: i64) -> PaymentRecord {
-        PaymentRecord {
-            order_transaction_id: id.into(),
-            user_id: user.into(),
-            amount_minor: 1250,
-            currency: "EUR".into(),
-            order_created_at_ns: 1,
-            recorded_at_ns: at,
-            triggered_by: "orders-service".into(),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_second_record_for_the_same_order_is_a_duplicate_and_survives_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nested/p.sqlite3");
-        let store = PaymentStore::open(&path).await.unwrap();
-        assert_eq!(
-            store.record(payment("a", "u", 1)).await.unwrap(),
-            RecordOutcome::Paid
-        );
-        let mut changed = payment("a", "u", 2);
-        changed.amount_minor = 9;
-        assert_eq!(
-            store.record(changed).await.unwrap(),
-            RecordOutcome::Duplicate
-        );
-        drop(store);
-        let store = PaymentStore::open(&path).await.unwrap();
-        assert_eq!(store.count().await.unwrap(), 1);
-        let got = store.get("u", "a").await.unwrap().unwrap();
-        assert_eq!(got, payment("a", "u", 1));
-        assert_eq!(store.get("someone-else", "a").await.unwrap(), None);
-    }
-
-    #[tokio::test]
-    async fn a_batch_is_one_transaction_with_outcomes_in_input_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = PaymentStore::open(&dir.path().join("p.sqlite3"))
-            .await
-            .unwrap();
-        store.record(payment("a", "u", 1)).await.unwrap();
-        let batch = [
-            payment("b", "u", 2),
-            payment("a", "u", 3),
-            payment("c", "u", 4),
-            payment("b", "u", 5),
-        ];
-        assert_eq!(
-            store.record_batch(&batch).await.unwrap(),
-            [
-                RecordOutcome::Paid,
-                RecordOutcome::Duplicate,
-                RecordOutcome::Paid,
-                RecordOutcome::Duplicate
-            ]
-        );
-        assert_eq!(store.count().await.unwrap(), 3);
-        assert_eq!(
-            store.get("u", "b").await.unwrap().unwrap().recorded_at_ns,
-            2
-        );
-        assert!(store.record_batch(&[]).await.unwrap().is_empty());
-    }
-
-    #[tokio::test]
-    async fn a_failed_batch_records_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = PaymentStore::open(&dir.path().join("p.sqlite3"))
-            .await
-            .unwrap();
-        // A trigger refuses one row: the whole batch is rolled back, and the error is not
-        // one that a retry could fix.
-        lock(&store.writer)
-            .execute_batch(
-                "CREATE TRIGGER refuse BEFORE INSERT ON payments WHEN NEW.user_id = 'x' \
-                 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
-            )
-            .unwrap();
-        let error = store
-            .record_batch(&[payment("a", "u", 1), payment("b", "x", 2)])
-            .await
-            .unwrap_err();
-        assert!(!error.is_transient(), "{error}");
-        assert_eq!(store.count().await.unwrap(), 0);
-    }
-
-    #[tokio::test]
-    async fn listing_is_per_user_newest_first_and_pages_without_gaps() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = PaymentStore::open(&dir.path().join("p.sqlite3"))
-            .await
-            .unwrap();
-        for (id, at) in [("a", 1), ("b", 3), ("c", 3), ("d", 2)] {
-            store.record(payment(id, "u", at)).await.unwrap();
-        }
-        store.record(payment("x", "other", 9)).await.unwrap();
-        let first = store.list("u", None, 3).await.unwrap();
-        let ids: Vec<_> = first
-            .iter()
-            .map(|p| p.order_transaction_id.as_str())
-            .collect();
-        assert_eq!(ids, ["c", "b", "d"]);
-        let last = first.last().unwrap();
-        let cursor = (last.recorded_at_ns, last.order_transaction_id.clone());
-        let rest = store.list("u", Some(cursor), 3).await.unwrap();
-        assert_eq!(rest.len(), 1);
-        assert_eq!(rest[0].order_transaction_id, "a");
+    async fn count(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(COUNT).fetch_one(&self.pool).await?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 }
