@@ -1,6 +1,6 @@
 //! Building and running the service: [`Application::build`] opens storage, creates the
 //! producer and the token validator and binds the listener; [`Application::run_until`]
-//! serves (the `zte-grpc` skeleton), re-publishes the outbox and reports readiness until the
+//! serves (the `zte-grpc` skeleton), runs the outbox relay and reports readiness until the
 //! shutdown future resolves, then drains within the shutdown deadline and flushes the
 //! producer.
 
@@ -49,7 +49,8 @@ impl Application {
             context: format!("creating data directory {}", service.data_dir.display()),
             source,
         })?;
-        let store = OrderStore::open(&config.database_path())?;
+        let database = config.store_settings().map_err(OrdersError::Config)?;
+        let store = OrderStore::connect(&database).await?;
         let publisher = EventPublisher::new(
             &service.kafka_bootstrap,
             &service.topic,
@@ -60,6 +61,7 @@ impl Application {
             local_addr = %server.local_addr(),
             topic = %service.topic,
             issuer = %service.issuer,
+            database = %database.describe(),
             "orders service built"
         );
         Ok(Self {
@@ -80,27 +82,29 @@ impl Application {
     where
         F: Future<Output = ()> + Send,
     {
-        let publisher = self.orders.publisher().clone();
-        // Ready while Kafka answers metadata requests (and the JWKS is loaded).
-        let kafka_reachable = move || {
-            let publisher = publisher.clone();
+        let outbox = self.orders.outbox().clone();
+        // Ready while Kafka answers metadata requests and the database a query (and the JWKS
+        // is loaded).
+        let dependencies_reachable = move || {
+            let outbox = outbox.clone();
             async move {
-                match publisher.cluster_reachable(METADATA_TIMEOUT).await {
-                    true => Ok(()),
-                    false => Err("Kafka unreachable".to_owned()),
+                if !outbox.publisher().cluster_reachable(METADATA_TIMEOUT).await {
+                    return Err("Kafka unreachable".to_owned());
                 }
+                outbox
+                    .store()
+                    .ping()
+                    .await
+                    .map_err(|error| format!("database unreachable: {error}"))
             }
         };
         let api = OrdersServiceServer::new(OrdersApi::new(self.orders.clone()))
             .max_decoding_message_size(MAX_REQUEST_BYTES);
         let tasks = Shutdown::new();
         self.server
-            .serve(api, SCOPE_ORDERS, kafka_reachable, &tasks)
+            .serve(api, SCOPE_ORDERS, dependencies_reachable, &tasks)
             .await?;
-        tasks.spawn_task("outbox recovery", {
-            let orders = self.orders.clone();
-            async move { orders.recover_outbox().await }
-        });
+        tasks.spawn_task("outbox relay", self.orders.outbox().clone().relay());
 
         let drained = tasks.drain_after(shutdown, self.shutdown_timeout).await;
         if let Err(error) = self.orders.publisher().flush(self.shutdown_timeout).await {

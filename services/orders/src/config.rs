@@ -12,14 +12,17 @@ use std::{path::PathBuf, time::Duration};
 use clap::{Args, Parser, Subcommand};
 use zte_auth::names::{ORDERS_AUDIENCE, ORDERS_CLIENT_ID};
 use zte_runtime::{PrintEnv, ServiceConfig, ServiceDefaults as _, config as check, parse_duration};
+use zte_store::{StoreConfig, StoreSettings};
 
 zte_runtime::service_defaults! {
     /// Orders' environment prefix and defaults for the shared settings.
     pub OrdersDefaults { env_prefix: "ORDERS", listen: "127.0.0.1:50051", data_dir: "data/orders", audience: ORDERS_AUDIENCE }
 }
 
-/// Name of the SQLite file inside `--data-dir`.
-pub const DATABASE_FILE: &str = "orders.sqlite3";
+impl zte_store::DatabaseDefaults for OrdersDefaults {
+    const ENV_PREFIX: &'static str = <Self as zte_runtime::ServiceDefaults>::ENV_PREFIX;
+    const SQLITE_FILE: &'static str = "orders.sqlite3";
+}
 /// Name of the default client key file inside `--data-dir`.
 pub const CLIENT_KEY_FILE: &str = "client-key.pk8";
 
@@ -67,6 +70,9 @@ pub struct OrdersConfig {
     /// The settings shared with Payments.
     #[command(flatten)]
     pub service: ServiceConfig<OrdersDefaults>,
+    /// The database settings every service shares.
+    #[command(flatten)]
+    pub store: StoreConfig<OrdersDefaults>,
     /// Token endpoint URL (default: `{issuer}/token`).
     #[arg(long, env = OrdersDefaults::env("TOKEN_ENDPOINT"))]
     pub token_endpoint: Option<String>,
@@ -112,14 +118,15 @@ impl OrdersConfig {
             .unwrap_or_else(|| self.service.data_dir.join(CLIENT_KEY_FILE))
     }
 
-    /// The SQLite database path.
-    pub fn database_path(&self) -> PathBuf {
-        self.service.data_dir.join(DATABASE_FILE)
+    /// The database: `--database-url`, or `orders.sqlite3` in `--data-dir`.
+    pub fn store_settings(&self) -> Result<StoreSettings, String> {
+        self.store.settings(&self.service.data_dir)
     }
 
     /// Checks the values clap cannot check alone; the error is one line naming the setting.
     pub fn validate(&self) -> Result<(), String> {
         self.service.validate()?;
+        self.store_settings()?;
         check::require_non_empty(&[("--client-id", &self.client_id)])?;
         check::http_url("--token-endpoint", &self.token_endpoint())?;
         check::require_positive(&[
@@ -193,7 +200,9 @@ mod tests {
     fn print_env_lists_every_variable_of_serving_and_keygen() {
         assert_eq!(
             zte_runtime::env_vars(&<Cli as clap::CommandFactory>::command()).join(" "),
-            "LOG_FORMAT ORDERS_AUDIENCE ORDERS_CLIENT_ID ORDERS_CLIENT_KEY ORDERS_DATA_DIR \
+            "LOG_FORMAT ORDERS_AUDIENCE ORDERS_CLIENT_ID ORDERS_CLIENT_KEY \
+             ORDERS_DATABASE_ACQUIRE_TIMEOUT ORDERS_DATABASE_MAX_CONNECTIONS \
+             ORDERS_DATABASE_STATEMENT_TIMEOUT ORDERS_DATABASE_URL ORDERS_DATA_DIR \
              ORDERS_IDENTITY_TIMEOUT ORDERS_ISSUER ORDERS_JWKS_REFRESH_COOLDOWN ORDERS_JWKS_URI \
              ORDERS_KAFKA_BOOTSTRAP ORDERS_LISTEN ORDERS_PUBLISH_TIMEOUT ORDERS_SHUTDOWN_TIMEOUT \
              ORDERS_TOKEN_ENDPOINT ORDERS_TOPIC RUST_LOG"

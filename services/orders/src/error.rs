@@ -41,6 +41,10 @@ pub enum OrdersError {
     Service(#[from] zte_grpc::ServiceError),
 }
 
+/// What a caller hears when its order may yet be created: the same request id finds out.
+const OUTCOME_UNKNOWN: &str = "the order is not confirmed yet (Kafka did not acknowledge its \
+                               event in time); retry with the same request_id to get it";
+
 /// Why a gRPC call failed. Converted to a `Status` in [`ApiError::into_status`] only.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -50,6 +54,9 @@ pub enum ApiError {
     /// No such order for this caller (also: another user's order).
     #[error("order not found")]
     NotFound,
+    /// The request id was used before with another body.
+    #[error("request id already used for another order")]
+    AlreadyExists,
     /// The event token could not be obtained.
     #[error("event token: {0}")]
     EventToken(#[from] TokenIssueError),
@@ -59,6 +66,10 @@ pub enum ApiError {
     /// The database failed.
     #[error("storage: {0}")]
     Storage(#[from] StoreError),
+    /// The event is in Kafka but the order could not be marked published yet (the outbox
+    /// relay sends it again and marks it).
+    #[error("published, not yet marked: {0}")]
+    Unconfirmed(StoreError),
     /// A bug or an impossible state (details in the log).
     #[error("internal: {0}")]
     Internal(String),
@@ -78,6 +89,9 @@ impl ApiError {
                 status::invalid_argument(violations.into_iter().map(|v| (v.field, v.description)))
             }
             Self::NotFound => Status::not_found("order not found"),
+            Self::AlreadyExists => Status::already_exists(
+                "this request_id was already used for an order with another body",
+            ),
             Self::EventToken(error) => match error {
                 TokenIssueError::Unavailable(_) => {
                     tracing::warn!(%error, "token exchange unavailable");
@@ -91,9 +105,23 @@ impl ApiError {
                 }
                 TokenIssueError::Failed(_) => status::internal("token exchange", &error),
             },
-            Self::Publish(error) => {
-                tracing::warn!(%error, "event not published");
-                Status::unavailable("the event could not be published to Kafka; retry later")
+            Self::Publish(error @ PublishError::NotSent(_)) => {
+                tracing::warn!(%error, "event not published; order refused");
+                Status::unavailable(
+                    "the event could not be published to Kafka; the order was not created",
+                )
+            }
+            Self::Publish(error @ PublishError::Unknown(_)) => {
+                tracing::warn!(%error, "publish outcome unknown; the order stays in the outbox");
+                Status::unavailable(OUTCOME_UNKNOWN)
+            }
+            Self::Unconfirmed(error) => {
+                tracing::warn!(%error, "event published, order not marked yet");
+                Status::unavailable(OUTCOME_UNKNOWN)
+            }
+            Self::Storage(error) if error.is_transient() => {
+                tracing::warn!(%error, "database unavailable");
+                Status::unavailable("the database is unavailable; retry later")
             }
             Self::Storage(error) => status::internal("storage", &error),
             Self::Internal(why) => status::internal("internal state", &why),

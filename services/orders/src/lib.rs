@@ -8,8 +8,9 @@
 //!
 //! - [`config`]: flags and environment variables.
 //! - [`validate`]: pure input validation with field-named violations.
-//! - [`orders`]: the create/read rules and the outbox recovery.
-//! - [`store`]: SQLite storage and outbox.
+//! - [`orders`]: the create/read rules.
+//! - [`outbox`]: group-committed outbox writes, sending and settling events, the relay.
+//! - [`store`]: the order store (one trait, SQLite and PostgreSQL), also the outbox table.
 //! - [`publisher`]: the Kafka producer.
 //! - [`token`]: the event-token issuer (RFC 8693 token exchange).
 //! - [`service`]: the gRPC handlers; [`error`]: the one mapping to `tonic::Status`.
@@ -20,6 +21,7 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod orders;
+pub mod outbox;
 pub mod publisher;
 pub mod service;
 pub mod store;

@@ -1,25 +1,23 @@
 //! Order creation and reading: the rules of the service, independent of gRPC.
 //!
-//! CreateOrder, in order: look up (user, request id) for a retry; build `OrderCreated` and
-//! encode it ONCE; exchange the caller's token for an event token bound to the hash of those
-//! bytes; write the `pending` outbox row; publish and await the delivery report; mark the row
-//! `published`; return. Calls with the same (user, request id) are serialized in-process, and
-//! the unique index on (user_id, request_id) backs that up in the database.
+//! CreateOrder, in order: look up (user, request id) for a retry (same body: resume it;
+//! another body: `ALREADY_EXISTS`); build `OrderCreated` and encode it ONCE; exchange the
+//! caller's token for an event token bound to the hash of those bytes; write the `pending`
+//! outbox row (a shared durable commit); publish and await the delivery report; mark the row
+//! `published`; return. No in-process lock: two calls with the same (user, request id), on
+//! one replica or two, meet at the database's unique index, and the loser answers with the
+//! winner's order. The [`Outbox`] owns sending and the relay.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
-
-use tracing::Instrument as _;
 use zte_event::encode_order_created;
 use zte_proto::{events::v1 as events, orders::v1 as api};
 
+use std::sync::Arc;
+
 use crate::{
     error::ApiError,
+    outbox::{OnFailure, Outbox, unix_ms},
     publisher::EventPublisher,
-    store::{InsertOutcome, OrderStatus, OrderStore, StoredOrder},
+    store::{Inserted, OrderStatus, OrderStore, StoredOrder},
     token::{EventTokenIssuer, EventTokenRequest},
     validate::{ValidOrder, encode_page_token},
 };
@@ -27,10 +25,8 @@ use crate::{
 /// The order service's state. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Orders {
-    store: OrderStore,
-    publisher: EventPublisher,
+    outbox: Outbox,
     issuer: Arc<dyn EventTokenIssuer>,
-    locks: Arc<KeyLocks>,
 }
 
 impl Orders {
@@ -41,36 +37,40 @@ impl Orders {
         issuer: Arc<dyn EventTokenIssuer>,
     ) -> Self {
         Self {
-            store,
-            publisher,
+            outbox: Outbox::new(store, publisher),
             issuer,
-            locks: Arc::default(),
         }
+    }
+
+    /// The outbox (its relay runs as a service task).
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 
     /// The publisher (health checks, shutdown flush).
     pub fn publisher(&self) -> &EventPublisher {
-        &self.publisher
+        self.outbox.publisher()
     }
 
-    /// Creates the order (or returns the one created earlier with the same request id).
-    /// `subject_token` is the caller's bearer token, exchanged for the event token.
+    fn store(&self) -> &OrderStore {
+        self.outbox.store()
+    }
+
+    /// Creates the order (or returns the one created earlier with the same request id and
+    /// body). `subject_token` is the caller's bearer token, exchanged for the event token.
     pub async fn create(
         &self,
         user_id: &str,
         subject_token: &str,
         valid: ValidOrder,
     ) -> Result<api::Order, ApiError> {
-        let _guard = self
-            .locks
-            .lock(format!("{user_id}\u{0}{}", valid.request_id))
-            .await;
+        let request_hash = valid.request_hash();
         if let Some(existing) = self
-            .store
+            .store()
             .find_by_request(user_id, &valid.request_id)
             .await?
         {
-            return self.resume(existing).await;
+            return self.resume(existing, &request_hash).await;
         }
 
         let order_id = uuid::Uuid::new_v4().hyphenated().to_string();
@@ -112,87 +112,76 @@ impl Orders {
                 total_minor: valid.total_minor,
                 request_id: valid.request_id,
             },
+            request_hash,
             event_payload: encoded.payload,
             event_token,
             status: OrderStatus::Pending,
         };
-        match self.store.insert_pending(row.clone()).await? {
-            InsertOutcome::Inserted => self.publish_and_commit(row).await,
-            InsertOutcome::DuplicateRequest => {
-                // Another process on the same database won the race: answer with its order.
-                let existing = self
-                    .store
-                    .find_by_request(&row.order.user_id, &row.order.request_id)
-                    .await?
-                    .ok_or_else(|| ApiError::Internal("duplicate request row vanished".into()))?;
-                self.resume(existing).await
-            }
-        }
-    }
-
-    /// A retry of a known request: return it if published, otherwise publish the stored bytes.
-    async fn resume(&self, existing: StoredOrder) -> Result<api::Order, ApiError> {
-        tracing::Span::current().record("order_id", existing.order.order_transaction_id.as_str());
-        match existing.status {
-            OrderStatus::Published => {
-                tracing::info!("retry of a created order; returning it");
-                Ok(existing.order)
-            }
-            OrderStatus::Pending | OrderStatus::Failed => {
-                tracing::info!(status = ?existing.status, "retry of an unpublished order; publishing its event");
-                self.publish_and_commit(existing).await
-            }
-        }
-    }
-
-    /// Publishes the row's event (the stored bytes, unchanged) and marks the row published.
-    /// On failure the row is marked `failed`, which keeps it invisible.
-    async fn publish_and_commit(&self, row: StoredOrder) -> Result<api::Order, ApiError> {
-        let order_id = row.order.order_transaction_id.clone();
-        if row.status != OrderStatus::Pending {
-            // Back in the outbox first, so a crash during this attempt is recovered.
-            self.store
-                .set_status(&order_id, OrderStatus::Pending)
-                .await?;
-        }
-        match self.publish_row(&row).await {
-            Ok(()) => {
-                self.store
-                    .set_status(&order_id, OrderStatus::Published)
-                    .await?;
+        match self.outbox.write(row.clone()).await? {
+            Inserted::New => {
+                self.outbox.send(&row, OnFailure::MayRefuse).await?;
                 tracing::info!(total_minor = row.order.total_minor, "order created");
                 Ok(row.order)
             }
-            Err(error) => {
-                if let Err(store_error) =
-                    self.store.set_status(&order_id, OrderStatus::Failed).await
-                {
-                    // Still pending: a restart would publish it. Logged so that is visible.
-                    tracing::error!(%store_error, "could not mark the unpublished order failed");
-                }
-                Err(error)
-            }
+            // Another call (this replica or another) won the race: answer with its order.
+            Inserted::Existing(existing) => self.resume(*existing, &row.request_hash).await,
         }
     }
 
-    async fn publish_row(&self, row: &StoredOrder) -> Result<(), ApiError> {
-        let value = zte_event::envelope(&row.event_payload, &row.event_token);
-        let delivered = self
-            .publisher
-            .publish(&row.order.order_transaction_id, &value)
-            .await?;
-        tracing::debug!(
-            partition = delivered.partition,
-            offset = delivered.offset,
-            "event delivered"
-        );
-        Ok(())
+    /// A retry of a known request: refused if the body differs; returned if published;
+    /// otherwise its stored event is sent (again) and it is returned once acknowledged.
+    async fn resume(
+        &self,
+        existing: StoredOrder,
+        request_hash: &[u8],
+    ) -> Result<api::Order, ApiError> {
+        if existing.request_hash != request_hash {
+            tracing::warn!("request id reused with another body");
+            return Err(ApiError::AlreadyExists);
+        }
+        let order_id = existing.order.order_transaction_id.clone();
+        tracing::Span::current().record("order_id", order_id.as_str());
+        // A pending order is being sent by another call (or the relay): its outcome decides.
+        let existing = match existing.status {
+            OrderStatus::Pending => self.outbox.await_settled(&order_id).await?,
+            _ => existing,
+        };
+        let (row, on_failure) = match existing.status {
+            OrderStatus::Published => {
+                tracing::info!("retry of a created order; returning it");
+                return Ok(existing.order);
+            }
+            // Still pending after a whole lease: send a copy, never refuse it.
+            OrderStatus::Pending => (existing, OnFailure::KeepPending),
+            OrderStatus::Failed => {
+                // Back into the outbox, durably, before sending: a crash during this attempt
+                // leaves it pending for the relay.
+                match self
+                    .store()
+                    .take_over(&order_id, &self.outbox.lease(), unix_ms())
+                    .await?
+                {
+                    Some(row) => (row, OnFailure::MayRefuse),
+                    None => {
+                        // Another retry got there first: its outcome decides.
+                        let row = self.outbox.await_settled(&order_id).await?;
+                        if row.status == OrderStatus::Published {
+                            return Ok(row.order);
+                        }
+                        (row, OnFailure::KeepPending)
+                    }
+                }
+            }
+        };
+        tracing::info!(status = ?row.status, "retry of an unpublished order; publishing its event");
+        self.outbox.send(&row, on_failure).await?;
+        Ok(row.order)
     }
 
     /// One of the user's orders; anything else (unknown, unpublished, another user's) is
     /// `NotFound`.
     pub async fn get(&self, user_id: &str, order_id: &str) -> Result<api::Order, ApiError> {
-        self.store
+        self.store()
             .get_published(user_id, order_id)
             .await?
             .ok_or(ApiError::NotFound)
@@ -207,7 +196,7 @@ impl Orders {
     ) -> Result<(Vec<api::Order>, String), ApiError> {
         // One extra row tells whether another page exists.
         let mut rows = self
-            .store
+            .store()
             .list_published(user_id, after, page_size.saturating_add(1))
             .await?;
         let more = rows.len() > page_size as usize;
@@ -218,83 +207,6 @@ impl Orders {
         };
         Ok((rows.into_iter().map(|(_, order)| order).collect(), next))
     }
-
-    /// Publishes every order left `pending` by a previous process (a crash between writing the
-    /// outbox row and answering the caller), retrying until all are out. Dropping the future
-    /// (at shutdown) leaves the remaining rows pending for the next start.
-    pub async fn recover_outbox(&self) {
-        let mut ids = match self.store.pending_ids().await {
-            Ok(ids) => ids,
-            Err(error) => {
-                tracing::error!(%error, "cannot read the outbox");
-                return;
-            }
-        };
-        if ids.is_empty() {
-            return;
-        }
-        tracing::info!(
-            pending = ids.len(),
-            "re-publishing orders left pending by the last run"
-        );
-        let mut delay = Duration::from_millis(500);
-        while !ids.is_empty() {
-            let mut left = Vec::new();
-            for id in ids {
-                let span = tracing::info_span!("outbox_recovery", order_id = %id);
-                if !self.recover_one(&id).instrument(span).await {
-                    left.push(id);
-                }
-            }
-            ids = left;
-            if ids.is_empty() {
-                break;
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(30));
-        }
-        tracing::info!("outbox empty");
-    }
-
-    /// Publishes one recovered row; true when it needs no further attempts.
-    async fn recover_one(&self, order_id: &str) -> bool {
-        let Ok(Some(row)) = self.store.find(order_id).await else {
-            return false;
-        };
-        let _guard = self
-            .locks
-            .lock(format!(
-                "{}\u{0}{}",
-                row.order.user_id, row.order.request_id
-            ))
-            .await;
-        // A retry by the client may have settled it while we waited for the lock.
-        let row = match self.store.find(order_id).await {
-            Ok(Some(row)) if row.status == OrderStatus::Pending => row,
-            Ok(_) => return true,
-            Err(_) => return false,
-        };
-        match self.publish_row(&row).await {
-            Ok(()) => match self
-                .store
-                .set_status(order_id, OrderStatus::Published)
-                .await
-            {
-                Ok(()) => {
-                    tracing::info!("recovered order published");
-                    true
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "recovered order published but not marked; will retry");
-                    false
-                }
-            },
-            Err(error) => {
-                tracing::warn!(%error, "recovered order not yet published; will retry");
-                false
-            }
-        }
-    }
 }
 
 fn now_timestamp() -> prost_types::Timestamp {
@@ -303,77 +215,5 @@ fn now_timestamp() -> prost_types::Timestamp {
         seconds: now.unix_timestamp(),
         // Always 0..1e9, so the conversion cannot fail.
         nanos: i32::try_from(now.nanosecond()).unwrap_or(0),
-    }
-}
-
-/// Per-key async locks (key = user + request id), removed when no one holds or awaits them.
-#[derive(Debug, Default)]
-struct KeyLocks {
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-struct KeyGuard<'a> {
-    locks: &'a KeyLocks,
-    key: String,
-    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl KeyLocks {
-    async fn lock(&self, key: String) -> KeyGuard<'_> {
-        let mutex = self.map().entry(key.clone()).or_default().clone();
-        let guard = mutex.lock_owned().await;
-        KeyGuard {
-            locks: self,
-            key,
-            guard: Some(guard),
-        }
-    }
-
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
-        // Poisoning cannot leave this map inconsistent (single insert/remove operations).
-        self.locks.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Drop for KeyGuard<'_> {
-    fn drop(&mut self) {
-        drop(self.guard.take());
-        let mut map = self.locks.map();
-        // Only the map holds it: nobody is waiting, so forget the key.
-        if map
-            .get(&self.key)
-            .is_some_and(|m| Arc::strong_count(m) == 1)
-        {
-            map.remove(&self.key);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn key_locks_serialize_one_key_and_forget_it_afterwards() {
-        let locks = Arc::new(KeyLocks::default());
-        let first = locks.lock("k".into()).await;
-        let other = locks.lock("other".into()).await;
-        let mut waiter = {
-            let locks = locks.clone();
-            tokio::spawn(async move {
-                let _g = locks.lock("k".into()).await;
-            })
-        };
-        // A negative check needs some wait; 100 ms is plenty for an uncontended lock.
-        assert!(
-            tokio::time::timeout(Duration::from_millis(100), &mut waiter)
-                .await
-                .is_err(),
-            "second holder of the same key must wait"
-        );
-        drop(first);
-        waiter.await.unwrap();
-        drop(other);
-        assert!(locks.map().is_empty());
     }
 }

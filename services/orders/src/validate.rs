@@ -4,6 +4,7 @@
 //! `items[3].quantity`, `currency`), so the client gets an `INVALID_ARGUMENT` with
 //! `BadRequest` field violations it can act on. All violations are reported at once.
 
+use sha2::{Digest as _, Sha256};
 use zte_proto::{events::v1 as events, orders::v1 as api};
 
 /// Longest accepted `request_id`, in characters.
@@ -44,6 +45,28 @@ pub struct ValidOrder {
     pub currency: String,
     /// Sum of quantity * unit price, in minor units (overflow-checked, > 0).
     pub total_minor: i64,
+}
+
+impl ValidOrder {
+    /// SHA-256 of the request body (currency and items, in order; not the request id): a
+    /// retry has the same hash, another order under the same request id does not. Every
+    /// field is length-prefixed or fixed-width, so two bodies cannot encode alike.
+    pub fn request_hash(&self) -> Vec<u8> {
+        let mut hash = Sha256::new();
+        let text = |hash: &mut Sha256, value: &str| {
+            hash.update((value.len() as u64).to_be_bytes());
+            hash.update(value.as_bytes());
+        };
+        text(&mut hash, "zte.orders.CreateOrder.v1");
+        text(&mut hash, &self.currency);
+        hash.update((self.items.len() as u64).to_be_bytes());
+        for item in &self.items {
+            text(&mut hash, &item.sku);
+            hash.update(item.quantity.to_be_bytes());
+            hash.update(item.unit_price_minor.to_be_bytes());
+        }
+        hash.finalize().to_vec()
+    }
 }
 
 /// Validates a `CreateOrder` request; on failure returns every violation (never empty).
@@ -241,6 +264,27 @@ mod tests {
         assert_eq!(valid.total_minor, 305);
         assert_eq!(valid.items.len(), 2);
         assert_eq!(valid.items[0].sku, "A");
+    }
+
+    #[test]
+    fn the_request_hash_covers_the_body_not_the_request_id() {
+        let hash = |r: &api::CreateOrderRequest| validate_create_order(r).unwrap().request_hash();
+        let base = request(vec![item("AB", 1, 5), item("C", 2, 7)]);
+        let mut retry = base.clone();
+        retry.request_id = "another id".into();
+        assert_eq!(hash(&base), hash(&retry));
+        let mut reordered = base.clone();
+        reordered.items.reverse();
+        let mut resplit = base.clone();
+        resplit.items[0].sku = "A".into();
+        resplit.items[1].sku = "BC".into();
+        let mut currency = base.clone();
+        currency.currency = "USD".into();
+        let mut quantity = base.clone();
+        quantity.items[1].quantity = 3;
+        for other in [reordered, resplit, currency, quantity] {
+            assert_ne!(hash(&base), hash(&other), "{other:?}");
+        }
     }
 
     #[test]

@@ -10,7 +10,10 @@ use tempfile::TempDir;
 use tonic_health::pb::health_check_response::ServingStatus;
 use zte_proto::orders::v1::SERVICE_NAME;
 
-use crate::{clients::OrdersClient, kafka, running::Running, tokens::orders_client_key, wait};
+use crate::{
+    clients::OrdersClient, database::TestDatabase, kafka, running::Running,
+    tokens::orders_client_key, wait,
+};
 
 /// An Orders configuration for a test, before the app starts: adjust `config`, or prepare its
 /// data directory, then [`Self::spawn`].
@@ -19,6 +22,7 @@ pub struct OrdersSetup {
     /// The configuration the app will run with.
     pub config: OrdersConfig,
     dir: Arc<TempDir>,
+    database: Option<Arc<TestDatabase>>,
 }
 
 impl OrdersSetup {
@@ -35,7 +39,17 @@ impl OrdersSetup {
         Self {
             config,
             dir: Arc::new(dir),
+            database: None,
         }
+    }
+
+    /// Apps of this setup use `database` (kept alive as long as the setup or an app of it)
+    /// instead of the SQLite file in their data directory; several apps on one PostgreSQL
+    /// database are replicas.
+    pub fn on_database(mut self, database: Arc<TestDatabase>) -> Self {
+        self.config.store.database_url = Some(database.url().to_owned());
+        self.database = Some(database);
+        self
     }
 
     /// Builds and starts the app; the shared client key is written to its key path unless a
@@ -65,6 +79,7 @@ impl OrdersSetup {
             client: OrdersClient::new(channel),
             running,
             _dir: self.dir.clone(),
+            _database: self.database.clone(),
         }
     }
 }
@@ -82,6 +97,7 @@ pub struct OrdersApp {
     client: OrdersClient,
     running: Running<OrdersError>,
     _dir: Arc<TempDir>,
+    _database: Option<Arc<TestDatabase>>,
 }
 
 impl OrdersApp {
@@ -126,4 +142,14 @@ impl Deref for OrdersApp {
     fn deref(&self) -> &OrdersClient {
         &self.client
     }
+}
+
+/// The order store on `database`, connected and migrated as Orders does.
+pub async fn order_store(database: &TestDatabase) -> orders::store::OrderStore {
+    let mut config = OrdersConfig::with_defaults("http://127.0.0.1:1", "unused");
+    config.store.database_url = Some(database.url().to_owned());
+    let settings = config.store_settings().expect("test database settings");
+    orders::store::OrderStore::connect(&settings)
+        .await
+        .expect("connecting the order store")
 }

@@ -1,5 +1,6 @@
-//! CreateOrder: one record bound to its payload bytes, every invalid field named, and retries
-//! with the same request id answered with the same order and published once.
+//! CreateOrder: one record bound to its payload bytes, every invalid field named, retries
+//! with the same request id answered with the same order and published once, and the same
+//! request id with another body refused (`ALREADY_EXISTS`).
 
 use prost::Message as _;
 use tonic::Code;
@@ -135,5 +136,28 @@ async fn retries_with_the_same_request_id_return_the_same_order_and_publish_once
     assert_eq!(keys.iter().filter(|k| **k == ids[0]).count(), 1, "{keys:?}");
     assert_eq!(records.len(), 2);
     assert_eq!(kafka::record_count(&app.topic).await, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_request_id_with_another_body_is_already_exists_and_publishes_nothing() {
+    let (tokens, app, consumer) = spawn_with_consumer().await;
+    let token = tokens.user_token("alice");
+    let request = order_request(ITEMS);
+    let order = app.create_order(&token, request.clone()).await.unwrap();
+
+    let mut other_items = request.clone();
+    other_items.items[0].quantity += 1;
+    let mut other_currency = request.clone();
+    other_currency.currency = "USD".into();
+    for other in [other_items, other_currency] {
+        let status = app.create_order(&token, other).await.unwrap_err();
+        assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+    }
+    // The original body still gets its order back.
+    let again = app.create_order(&token, request).await.unwrap();
+    assert_eq!(again.order_transaction_id, order.order_transaction_id);
+    only_event(&consumer, QUIET, &order.order_transaction_id).await;
+    assert_eq!(kafka::record_count(&app.topic).await, 1);
     app.stop().await;
 }

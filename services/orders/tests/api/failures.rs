@@ -1,8 +1,10 @@
 //! Dependencies failing: identity or Kafka down makes CreateOrder `UNAVAILABLE` with nothing
-//! published or visible; a pending outbox row left by a crash is published at startup.
+//! published or visible; a pending outbox row left by a crash (leased to the dead run) is
+//! published at startup.
 
 use std::time::{Duration, Instant};
 
+use orders::store::{Inserted, Lease, OrderStatus, OrderStore, StoredOrder};
 use rdkafka::Message as _;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -81,9 +83,11 @@ async fn kafka_unreachable_is_unavailable_within_the_publish_timeout_and_nothing
 async fn a_pending_outbox_row_is_published_at_startup_and_becomes_visible() {
     let tokens = TokenService::start().await;
     let setup = OrdersSetup::new(&tokens.issuer).await;
-    std::fs::create_dir_all(&setup.config.service.data_dir).unwrap();
 
-    // A previous run wrote the outbox row and crashed before publishing.
+    // A previous run wrote the outbox row (leased to itself) and crashed before publishing.
+    let mut request = order_request(ITEMS);
+    request.request_id = "crashed-request".into();
+    let valid = orders::validate::validate_create_order(&request).unwrap();
     let order_id = uuid::Uuid::new_v4().to_string();
     let event = OrderCreated {
         order_transaction_id: order_id.clone(),
@@ -92,35 +96,36 @@ async fn a_pending_outbox_row_is_published_at_startup_and_becomes_visible() {
             seconds: 1_700_000_000,
             nanos: 0,
         }),
-        items: vec![zte_proto::events::v1::OrderItem {
-            sku: "SKU-1".into(),
-            quantity: 1,
-            unit_price_minor: 500,
-        }],
-        currency: "EUR".into(),
-        total_minor: 500,
+        items: valid.items.clone(),
+        currency: valid.currency.clone(),
+        total_minor: valid.total_minor,
     };
     let encoded = zte_event::encode_order_created(&event);
     {
-        let store = orders::store::OrderStore::open(&setup.config.database_path()).unwrap();
-        let inserted = store
-            .insert_pending(orders::store::StoredOrder {
-                order: Order {
-                    order_transaction_id: order_id.clone(),
-                    user_id: "alice".into(),
-                    created_at: event.created_at,
-                    items: vec![item("SKU-1", 1, 500)],
-                    currency: "EUR".into(),
-                    total_minor: 500,
-                    request_id: "crashed-request".into(),
-                },
-                event_payload: encoded.payload.clone(),
-                event_token: "stored-event-token".into(),
-                status: orders::store::OrderStatus::Pending,
-            })
+        let store = OrderStore::connect(&setup.config.store_settings().unwrap())
             .await
             .unwrap();
-        assert_eq!(inserted, orders::store::InsertOutcome::Inserted);
+        let crashed = Lease {
+            owner: "the-crashed-run".into(),
+            until_ms: i64::MAX,
+        };
+        let row = StoredOrder {
+            order: Order {
+                order_transaction_id: order_id.clone(),
+                user_id: "alice".into(),
+                created_at: event.created_at,
+                items: ITEMS.iter().map(|(s, q, p)| item(s, *q, *p)).collect(),
+                currency: valid.currency.clone(),
+                total_minor: valid.total_minor,
+                request_id: request.request_id.clone(),
+            },
+            request_hash: valid.request_hash(),
+            event_payload: encoded.payload.clone(),
+            event_token: "stored-event-token".into(),
+            status: OrderStatus::Pending,
+        };
+        let inserted = store.insert_batch(&[row], &crashed, 0).await.unwrap();
+        assert_eq!(inserted, [Inserted::New]);
     }
 
     let app = setup.spawn().await;
@@ -141,9 +146,7 @@ async fn a_pending_outbox_row_is_published_at_startup_and_becomes_visible() {
     .await;
     assert_eq!(got.unwrap().request_id, "crashed-request");
     // A retry of the crashed request returns that order rather than a new one.
-    let mut retry = order_request(ITEMS);
-    retry.request_id = "crashed-request".into();
-    let again = app.create_order(&token, retry).await.unwrap();
+    let again = app.create_order(&token, request).await.unwrap();
     assert_eq!(again.order_transaction_id, order_id);
     assert_eq!(
         kafka::record_count(&app.topic).await,
