@@ -4,14 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use orders::store::{Inserted, Lease, OrderStatus, OrderStore, StoredOrder};
+use orders::store::OrderStore;
 use rdkafka::Message as _;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
-use zte_proto::{
-    events::v1::OrderCreated,
-    orders::v1::{ListOrdersRequest, Order},
-};
+use zte_proto::orders::v1::ListOrdersRequest;
 use zte_testkit::{
     clients::{ITEMS, order_request},
     events::decode_envelope,
@@ -20,7 +17,7 @@ use zte_testkit::{
     token_service::TokenService,
 };
 
-use crate::{assert_nothing_published, item};
+use crate::{assert_nothing_published, order_request_with_id, write_pending_order};
 
 #[tokio::test]
 async fn identity_down_is_unavailable_and_nothing_is_published_or_visible() {
@@ -85,48 +82,12 @@ async fn a_pending_outbox_row_is_published_at_startup_and_becomes_visible() {
     let setup = OrdersSetup::new(&tokens.issuer).await;
 
     // A previous run wrote the outbox row (leased to itself) and crashed before publishing.
-    let mut request = order_request(ITEMS);
-    request.request_id = "crashed-request".into();
-    let valid = orders::validate::validate_create_order(&request).unwrap();
-    let order_id = uuid::Uuid::new_v4().to_string();
-    let event = OrderCreated {
-        order_transaction_id: order_id.clone(),
-        user_id: "alice".into(),
-        created_at: Some(prost_types::Timestamp {
-            seconds: 1_700_000_000,
-            nanos: 0,
-        }),
-        items: valid.items.clone(),
-        currency: valid.currency.clone(),
-        total_minor: valid.total_minor,
-    };
-    let encoded = zte_event::encode_order_created(&event);
-    {
-        let store = OrderStore::connect(&setup.config.store_settings().unwrap())
-            .await
-            .unwrap();
-        let crashed = Lease {
-            owner: "the-crashed-run".into(),
-            until_ms: i64::MAX,
-        };
-        let row = StoredOrder {
-            order: Order {
-                order_transaction_id: order_id.clone(),
-                user_id: "alice".into(),
-                created_at: event.created_at,
-                items: ITEMS.iter().map(|(s, q, p)| item(s, *q, *p)).collect(),
-                currency: valid.currency.clone(),
-                total_minor: valid.total_minor,
-                request_id: request.request_id.clone(),
-            },
-            request_hash: valid.request_hash(),
-            event_payload: encoded.payload.clone(),
-            event_token: "stored-event-token".into(),
-            status: OrderStatus::Pending,
-        };
-        let inserted = store.insert_batch(&[row], &crashed, 0).await.unwrap();
-        assert_eq!(inserted, [Inserted::New]);
-    }
+    let request = order_request_with_id("crashed-request");
+    let store = OrderStore::connect(&setup.config.store_settings().unwrap())
+        .await
+        .unwrap();
+    let (order_id, payload) = write_pending_order(&store, "alice", &request, i64::MAX).await;
+    drop(store);
 
     let app = setup.spawn().await;
     let consumer = app.consumer();
@@ -134,7 +95,7 @@ async fn a_pending_outbox_row_is_published_at_startup_and_becomes_visible() {
     assert_eq!(records.len(), 1);
     assert_eq!(kafka::key_of(&records[0]), order_id);
     let envelope = decode_envelope(records[0].payload().unwrap());
-    assert_eq!(envelope.payload, encoded.payload, "same bytes as stored");
+    assert_eq!(envelope.payload, payload, "same bytes as stored");
     assert_eq!(envelope.access_token, "stored-event-token");
 
     let token = tokens.user_token("alice");
