@@ -6,15 +6,12 @@
 //! `scripts/postgres.sh start` when it does not answer: the same habit as [`crate::kafka`].
 //! Store suites run once per backend ([`TestDatabase::fresh`] with each [`Backend`]).
 
-use std::{process::Command, sync::OnceLock};
+use std::sync::OnceLock;
 
-use anyhow::{Context as _, bail};
 use sqlx::{Connection as _, PgConnection};
 use tempfile::TempDir;
 
 pub use zte_store::Backend;
-
-use crate::repo_root;
 
 /// Environment variable naming an already-running server's admin URL
 /// (`postgres://USER:PASSWORD@HOST:PORT/postgres`).
@@ -24,43 +21,8 @@ pub const ADMIN_URL_ENV: &str = "POSTGRES_ADMIN_URL";
 /// server, started by `scripts/postgres.sh start` if it is not running.
 pub fn admin_url() -> String {
     static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        if let Some(url) = std::env::var(ADMIN_URL_ENV)
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-        {
-            return url;
-        }
-        match start_project_server() {
-            Ok(url) => url,
-            // A PostgreSQL test without a server cannot mean anything: fail loudly.
-            Err(error) => panic!("no PostgreSQL server: {error:#}"),
-        }
-    })
-    .clone()
-}
-
-fn start_project_server() -> anyhow::Result<String> {
-    let script = repo_root().join("scripts/postgres.sh");
-    // `start` reuses a server that already answers, so this is cheap when one runs.
-    let output = Command::new("bash")
-        .arg(&script)
-        .arg("start")
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    if !output.status.success() {
-        bail!(
-            "{} start failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let url = stdout.lines().last().unwrap_or_default().trim().to_owned();
-    if url.is_empty() {
-        bail!("postgres.sh start printed no URL");
-    }
-    Ok(url)
+    URL.get_or_init(|| crate::local_server(ADMIN_URL_ENV, "postgres.sh"))
+        .clone()
 }
 
 /// A database of a test's own: [`Self::url`] is what a service's `--database-url` takes.

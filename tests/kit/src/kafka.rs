@@ -5,9 +5,10 @@
 //! reused afterwards) by `scripts/kafka.sh start`. Every test uses its own random topics and
 //! consumer groups ([`crate::unique_name`]).
 
-use std::{process::Command, sync::OnceLock, time::Duration};
+use std::{sync::OnceLock, time::Duration};
 
 use anyhow::{Context as _, bail};
+
 use rdkafka::{
     ClientConfig, Message,
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
@@ -17,7 +18,7 @@ use rdkafka::{
     producer::{FutureProducer, FutureRecord},
 };
 
-use crate::{repo_root, unique_name};
+use crate::unique_name;
 
 /// Environment variable naming an already-running broker (`host:port`).
 pub const BOOTSTRAP_ENV: &str = "KAFKA_BOOTSTRAP_SERVERS";
@@ -30,42 +31,8 @@ const BROKER_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn bootstrap() -> String {
     static BOOTSTRAP: OnceLock<String> = OnceLock::new();
     BOOTSTRAP
-        .get_or_init(|| {
-            if let Some(bootstrap) = std::env::var(BOOTSTRAP_ENV)
-                .ok()
-                .filter(|b| !b.trim().is_empty())
-            {
-                return bootstrap;
-            }
-            match start_project_broker() {
-                Ok(bootstrap) => bootstrap,
-                // A test without a broker cannot mean anything: fail loudly.
-                Err(error) => panic!("no Kafka broker: {error:#}"),
-            }
-        })
+        .get_or_init(|| crate::local_server(BOOTSTRAP_ENV, "kafka.sh"))
         .clone()
-}
-
-fn start_project_broker() -> anyhow::Result<String> {
-    let script = repo_root().join("scripts/kafka.sh");
-    let output = Command::new("bash")
-        .arg(&script)
-        .arg("start")
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    if !output.status.success() {
-        bail!(
-            "{} start failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let bootstrap = stdout.lines().last().unwrap_or_default().trim().to_owned();
-    if bootstrap.is_empty() {
-        bail!("kafka.sh start printed no bootstrap address");
-    }
-    Ok(bootstrap)
 }
 
 /// Creates `topic` with `partitions` partitions (replication 1) on `bootstrap` and waits for it.

@@ -45,6 +45,43 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The address of a local server a test needs: the value of the environment variable `env`
+/// if set, otherwise the last line `scripts/<script> start` prints (the script starts the
+/// project's server, or reuses the one already answering). Panics without a server: such a
+/// test cannot mean anything.
+pub(crate) fn local_server(env: &str, script: &str) -> String {
+    if let Some(address) = std::env::var(env).ok().filter(|a| !a.trim().is_empty()) {
+        return address;
+    }
+    match start_local_server(script) {
+        Ok(address) => address,
+        Err(error) => panic!("no server from scripts/{script} (and {env} unset): {error:#}"),
+    }
+}
+
+fn start_local_server(script: &str) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let script = repo_root().join("scripts").join(script);
+    let output = std::process::Command::new("bash")
+        .arg(&script)
+        .arg("start")
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "{} start failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let address = stdout.lines().last().unwrap_or_default().trim().to_owned();
+    if address.is_empty() {
+        anyhow::bail!("{} start printed no address", script.display());
+    }
+    Ok(address)
+}
+
 /// Quiet logs unless `TEST_LOG=1`.
 pub fn init_test_logging() {
     if std::env::var("TEST_LOG").is_ok_and(|v| v == "1") {
