@@ -40,6 +40,30 @@ impl PrivateBroker {
         self.script("start").await
     }
 
+    /// Freezes the broker process (`SIGSTOP`): connections stay open and requests already
+    /// sent get no answer, as with a broker that stalls acknowledgements.
+    pub async fn pause(&self) -> anyhow::Result<()> {
+        self.signal("-STOP").await
+    }
+
+    /// Lets a paused broker run again (`SIGCONT`); it answers what it received meanwhile.
+    pub async fn resume(&self) -> anyhow::Result<()> {
+        self.signal("-CONT").await
+    }
+
+    async fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let pid = std::fs::read_to_string(self.run_dir.path().join("kafka.pid"))?;
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(pid.trim())
+            .status()
+            .await?;
+        if !status.success() {
+            bail!("kill {signal} {} failed: {status}", pid.trim());
+        }
+        Ok(())
+    }
+
     async fn script(&self, command: &str) -> anyhow::Result<()> {
         let mut cmd = Command::new("bash");
         cmd.arg(zte_testkit::repo_root().join("scripts/kafka.sh"))
@@ -61,6 +85,12 @@ impl PrivateBroker {
 impl Drop for PrivateBroker {
     fn drop(&mut self) {
         // Best effort, synchronous: the broker is a separate JVM that would outlive the test.
+        // A paused broker must run again to stop cleanly.
+        if let Ok(pid) = std::fs::read_to_string(self.run_dir.path().join("kafka.pid")) {
+            let _ = std::process::Command::new("kill")
+                .args(["-CONT", pid.trim()])
+                .status();
+        }
         let _ = std::process::Command::new("bash")
             .arg(zte_testkit::repo_root().join("scripts/kafka.sh"))
             .arg("stop")

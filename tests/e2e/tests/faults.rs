@@ -1,6 +1,8 @@
 //! Fault tests: the broker, the payments process and the identity service fail while the
 //! system is in use. Nothing acknowledged may be lost, nothing may be paid twice, and a
-//! valid event is never dead-lettered because a dependency blinked.
+//! valid event is never dead-lettered because a dependency blinked; a publish whose outcome is
+//! unknown (the broker stalls acknowledgements) is sent again, and its order, once paid, is
+//! visible to its user.
 
 use std::{collections::HashSet, time::Duration};
 
@@ -131,6 +133,60 @@ async fn kafka_outage_fails_calls_unavailable_and_loses_no_acknowledged_order() 
     );
     let visible: HashSet<String> = orders.all_order_ids(&token).await?;
     assert_eq!(visible, acknowledged, "no refused order is visible");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_the_broker_never_acknowledged_stays_pending_and_its_paid_order_becomes_visible()
+-> anyhow::Result<()> {
+    let broker = PrivateBroker::start().await?;
+    let stack = Stack::start_for_test_with(broker.bootstrap(), |c| {
+        c.publish_timeout = Duration::from_secs(3)
+    })
+    .await?;
+    let (user, password) = DEMO_USERS[0];
+    let token = stack.user_token(user, password).await?;
+    let orders = stack.orders_client().await?;
+    let first = orders
+        .create_order(&token, order_request(&[("SKU-BEFORE", 1, 100)]))
+        .await?;
+
+    // The broker takes the record and never answers: the outcome is unknown, so the caller
+    // must not hear "refused" (the record may yet be paid) and the order stays in the outbox.
+    broker.pause().await?;
+    let request = order_request(&[("SKU-STALLED", 1, 150)]);
+    let status = orders
+        .create_order(&token, request.clone())
+        .await
+        .expect_err("acknowledged while the broker stalls");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(
+        status.message().contains("retry with the same request_id"),
+        "the caller is told to retry, not that the order was refused: {status:?}"
+    );
+    broker.resume().await?;
+
+    // Paid (the stalled record, or the relay's copy once its lease passed), exactly once,
+    // and visible to its user without any retry.
+    let payments = stack.payments_client().await?;
+    let listed = payments.wait_payments(&token, 2, PAY_TIMEOUT).await?;
+    let paid = order_ids_paid_once(&listed, "the user");
+    assert!(paid.contains(&first.order_transaction_id));
+    let visible = zte_testkit::wait_until("the paid order visible", PAY_TIMEOUT, || async {
+        let visible = orders.all_order_ids(&token).await.ok()?;
+        (visible == paid).then_some(visible)
+    })
+    .await?;
+    // The retry the caller was told to make returns that order and pays nothing more.
+    let again = orders.create_order(&token, request).await?;
+    assert!(visible.contains(&again.order_transaction_id));
+    assert_ne!(again.order_transaction_id, first.order_transaction_id);
+    let more = zte_testkit::wait_until("a second payment", Duration::from_secs(5), || async {
+        let listed = payments.all_payments(&token).await.ok()?;
+        (listed.len() > 2).then_some(listed.len())
+    })
+    .await;
+    assert!(more.is_err(), "paid again: {more:?}");
     Ok(())
 }
 
