@@ -19,6 +19,8 @@ pub const ENV_CLIENTS_FILE: &str = "IDENTITY_CLIENTS_FILE";
 pub const ENV_DEMO: &str = "IDENTITY_DEMO";
 /// `--orders-client-jwk`: public JWK file of the `orders-service` client (demo mode).
 pub const ENV_ORDERS_CLIENT_JWK: &str = "IDENTITY_ORDERS_CLIENT_JWK";
+/// `--gateway-client-jwk`: public JWK file of the `gateway` client (demo mode).
+pub const ENV_GATEWAY_CLIENT_JWK: &str = "IDENTITY_GATEWAY_CLIENT_JWK";
 /// `--user-token-lifetime`: lifetime of password-grant tokens.
 pub const ENV_USER_TOKEN_LIFETIME: &str = "IDENTITY_USER_TOKEN_LIFETIME";
 /// `--event-token-lifetime`: lifetime of exchanged event tokens.
@@ -102,13 +104,17 @@ pub struct IdentityConfig {
     #[arg(long, env = ENV_CLIENTS_FILE)]
     pub clients_file: Option<PathBuf>,
     /// Register the demo clients and users (development only): `demo-cli`, `demouser` /
-    /// `Password1`, `demouser2` / `Password2`, and `orders-service` if
-    /// `--orders-client-jwk` is given.
+    /// `Password1`, `demouser2` / `Password2`, the internet client `demo-web` (opaque
+    /// tokens), and `orders-service` / `gateway` if `--orders-client-jwk` /
+    /// `--gateway-client-jwk` is given.
     #[arg(long, env = ENV_DEMO)]
     pub demo: bool,
     /// Public JWK file of the `orders-service` client (written by `orders keygen`).
     #[arg(long, env = ENV_ORDERS_CLIENT_JWK)]
     pub orders_client_jwk: Option<PathBuf>,
+    /// Public JWK file of the `gateway` client, allowed to introspect (demo mode).
+    #[arg(long, env = ENV_GATEWAY_CLIENT_JWK)]
+    pub gateway_client_jwk: Option<PathBuf>,
     /// Lifetime of user tokens (password grant), e.g. `15m`.
     #[arg(long, env = ENV_USER_TOKEN_LIFETIME, default_value = "15m", value_parser = parse_lifetime)]
     pub user_token_lifetime: Duration,
@@ -140,6 +146,7 @@ impl IdentityConfig {
             clients_file: None,
             demo: false,
             orders_client_jwk: None,
+            gateway_client_jwk: None,
             user_token_lifetime: DEFAULT_USER_TOKEN_LIFETIME,
             event_token_lifetime: DEFAULT_EVENT_TOKEN_LIFETIME,
             key_bits: DEFAULT_KEY_BITS,
@@ -181,7 +188,7 @@ mod tests {
         assert_eq!(
             zte_runtime::env_vars(&<Cli as clap::CommandFactory>::command()).join(" "),
             "IDENTITY_CLIENTS_FILE IDENTITY_DATA_DIR IDENTITY_DEMO IDENTITY_EVENT_TOKEN_LIFETIME \
-             IDENTITY_ISSUER IDENTITY_KEY_BITS IDENTITY_KEY_RELOAD_INTERVAL IDENTITY_LEEWAY \
+             IDENTITY_GATEWAY_CLIENT_JWK IDENTITY_ISSUER IDENTITY_KEY_BITS IDENTITY_KEY_RELOAD_INTERVAL IDENTITY_LEEWAY \
              IDENTITY_LISTEN IDENTITY_ORDERS_CLIENT_JWK IDENTITY_SHUTDOWN_TIMEOUT \
              IDENTITY_USER_TOKEN_LIFETIME LOG_FORMAT RUST_LOG"
         );

@@ -1,4 +1,5 @@
-//! HTTP routes: RFC 8414 metadata, the JWKS, health and the token endpoint.
+//! HTTP routes: RFC 8414 metadata, the JWKS, health, and the form endpoints: token,
+//! introspection and revocation (each answered `no-store`, errors as RFC 6749 §5.2).
 
 use std::sync::{Arc, atomic::Ordering};
 
@@ -25,11 +26,17 @@ use zte_auth::{
 use crate::{
     AppState,
     error::{ErrorCode, OAuthError},
-    grants,
+    grants, introspection,
 };
 
 /// Largest accepted token-request body.
 pub const MAX_TOKEN_REQUEST_BYTES: usize = 16 * 1024;
+/// Path of the token endpoint.
+pub const TOKEN_PATH: &str = "/token";
+/// Path of the RFC 7662 introspection endpoint.
+pub const INTROSPECTION_PATH: &str = "/introspect";
+/// Path of the RFC 7009 revocation endpoint.
+pub const REVOCATION_PATH: &str = "/revoke";
 /// Path of the RFC 8414 metadata document.
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 /// Cache lifetime of metadata and JWKS. Short enough that a rotated key is seen quickly;
@@ -42,7 +49,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route(METADATA_PATH, get(metadata))
         .route("/jwks", get(jwks))
         .route("/healthz", get(healthz))
-        .route("/token", post(token_endpoint))
+        .route(TOKEN_PATH, post(form_endpoint::<TOKEN>))
+        .route(INTROSPECTION_PATH, post(form_endpoint::<INTROSPECTION>))
+        .route(REVOCATION_PATH, post(form_endpoint::<REVOCATION>))
         .layer(DefaultBodyLimit::max(MAX_TOKEN_REQUEST_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -65,6 +74,13 @@ async fn metadata(State(state): State<Arc<AppState>>) -> Response {
         "grant_types_supported": [GRANT_TYPE_PASSWORD, GRANT_TYPE_TOKEN_EXCHANGE],
         "token_endpoint_auth_methods_supported": [AUTH_METHOD_PRIVATE_KEY_JWT, AUTH_METHOD_NONE],
         "token_endpoint_auth_signing_alg_values_supported": [ALG_PS256],
+        "introspection_endpoint": format!("{}{INTROSPECTION_PATH}", state.issuer),
+        "introspection_endpoint_auth_methods_supported": [AUTH_METHOD_PRIVATE_KEY_JWT],
+        "introspection_endpoint_auth_signing_alg_values_supported": [ALG_PS256],
+        "introspection_signing_alg_values_supported": [ALG_PS256],
+        "revocation_endpoint": format!("{}{REVOCATION_PATH}", state.issuer),
+        "revocation_endpoint_auth_methods_supported": [AUTH_METHOD_PRIVATE_KEY_JWT, AUTH_METHOD_NONE],
+        "revocation_endpoint_auth_signing_alg_values_supported": [ALG_PS256],
         "scopes_supported": SCOPES,
         // No authorization endpoint: no response types (RFC 8414 §2 lists the member).
         "response_types_supported": [],
@@ -96,7 +112,14 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn token_endpoint(
+/// The form endpoints, as a const parameter of [`form_endpoint`] (one handler for all three).
+const TOKEN: u8 = 0;
+const INTROSPECTION: u8 = 1;
+const REVOCATION: u8 = 2;
+
+/// What every form endpoint shares: readiness, the body (size-limited), the form, and the
+/// answer: `no-store`, errors logged and turned into RFC 6749 §5.2 responses.
+async fn form_endpoint<const ENDPOINT: u8>(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -116,19 +139,29 @@ async fn token_endpoint(
             }
         })?;
         let params = grants::Params::parse(&headers, &body)?;
-        grants::handle(&state, params).await
+        match ENDPOINT {
+            TOKEN => grants::handle(&state, params)
+                .await
+                .map(|body| Json(body).into_response()),
+            INTROSPECTION => introspection::introspect(&state, &headers, params).await,
+            _ => introspection::revoke(&state, params).await,
+        }
     }
     .await;
     match result {
-        Ok(body) => {
-            let mut response = Json(body).into_response();
+        Ok(mut response) => {
             let headers = response.headers_mut();
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             response
         }
         Err(error) => {
-            tracing::info!(error = error.code.as_str(), description = %error.description, "token request refused");
+            let endpoint = match ENDPOINT {
+                TOKEN => "token",
+                INTROSPECTION => "introspection",
+                _ => "revocation",
+            };
+            tracing::info!(endpoint, error = error.code.as_str(), description = %error.description, "request refused");
             error.into_response()
         }
     }

@@ -4,6 +4,9 @@
 //!   (public clients allowed by configuration) and RFC 8693 token exchange for confidential
 //!   clients authenticated with RFC 7523 `private_key_jwt` ([`assertion`]), issuing RFC 9068
 //!   `at+jwt` tokens signed PS256;
+//! - opaque access tokens for internet clients ([`opaque`], the phantom-token pattern):
+//!   `POST /introspect` (RFC 7662, with RFC 9701 JWT responses) for the gateway, which swaps
+//!   them for the JWT, and `POST /revoke` (RFC 7009) ([`introspection`]);
 //! - `GET /jwks`, `GET /.well-known/oauth-authorization-server`, `GET /healthz`.
 //!
 //! Signing keys live in the data directory ([`keyring`]); the server re-reads it
@@ -19,7 +22,9 @@ pub mod config;
 pub mod error;
 pub mod grants;
 pub mod http;
+pub mod introspection;
 pub mod keyring;
+pub mod opaque;
 pub mod registry;
 
 use std::{
@@ -39,7 +44,8 @@ use zte_runtime::{
 pub use config::{Cli, Command, IdentityConfig, RotateKeyArgs};
 pub use error::{ErrorCode, IdentityError, OAuthError};
 pub use keyring::{KeyRing, KeyRingError, rotate};
-pub use registry::Registry;
+pub use opaque::{MemoryTokenStore, TokenStore};
+pub use registry::{DemoClientKeys, Registry};
 
 /// Password verifications allowed at once (argon2 costs ~19 MiB and real CPU each).
 const PASSWORD_VERIFY_SLOTS: usize = 4;
@@ -67,6 +73,8 @@ pub(crate) struct AppState {
     pub(crate) settings: Settings,
     pub(crate) registry: Arc<Registry>,
     pub(crate) replay: assertion::ReplayCache,
+    /// Opaque tokens of internet clients, by hash.
+    pub(crate) tokens: Arc<dyn TokenStore>,
     pub(crate) password_slots: Semaphore,
     pub(crate) ready: AtomicBool,
     keys: RwLock<Arc<KeyState>>,
@@ -181,13 +189,18 @@ impl Application {
         };
 
         // The registry first: a bad registry must not leave a freshly generated key behind.
-        let (clients_file, demo, orders_jwk) = (
+        let (clients_file, demo, orders_jwk, gateway_jwk) = (
             config.clients_file.clone(),
             config.demo,
             config.orders_client_jwk.clone(),
+            config.gateway_client_jwk.clone(),
         );
         let registry = tokio::task::spawn_blocking(move || {
-            Registry::load(clients_file.as_deref(), demo, orders_jwk.as_deref())
+            let keys = DemoClientKeys {
+                orders: orders_jwk.as_deref(),
+                gateway: gateway_jwk.as_deref(),
+            };
+            Registry::load(clients_file.as_deref(), demo, keys)
         })
         .await
         .map_err(|e| IdentityError::Task(e.to_string()))??;
@@ -221,6 +234,7 @@ impl Application {
             settings,
             registry: Arc::new(registry),
             replay: assertion::ReplayCache::default(),
+            tokens: Arc::new(MemoryTokenStore::default()),
             password_slots: Semaphore::new(PASSWORD_VERIFY_SLOTS),
             ready: AtomicBool::new(false),
             keys: placeholder,

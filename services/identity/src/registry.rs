@@ -12,7 +12,9 @@ use argon2::{
     Argon2, PasswordHash, PasswordHasher as _, PasswordVerifier as _, password_hash::SaltString,
 };
 use serde::Deserialize;
-pub use zte_auth::names::{DEMO_CLIENT_ID, ORDERS_CLIENT_ID};
+pub use zte_auth::names::{
+    DEMO_CLIENT_ID, DEMO_INTERNET_CLIENT_ID, GATEWAY_CLIENT_ID, ORDERS_CLIENT_ID,
+};
 use zte_auth::{
     JwkSet, JwksCache, PublicJwk, Scopes,
     names::{SCOPE_ORDERS, SCOPE_PAYMENTS, SCOPE_TRIGGER_PAYMENTS},
@@ -92,6 +94,11 @@ pub struct Client {
     pub grant_types: BTreeSet<GrantType>,
     /// Scopes it may request.
     pub scopes: Scopes,
+    /// An internet client: its access tokens are opaque (usable only through the gateway).
+    pub internet_client: bool,
+    /// May introspect tokens (`POST /introspect`) and so receive the JWT behind an opaque
+    /// token: the gateway. Only a confidential client.
+    pub introspection: bool,
 }
 
 impl Client {
@@ -121,30 +128,52 @@ pub struct RegistryFile {
 }
 
 impl RegistryFile {
-    /// Adds the demo set (`--demo`, development only): `orders-service` when its public JWK
-    /// file is given, the public client `demo-cli` with the password grant, and the demo
-    /// users with their plain passwords (hashed by [`Registry::from_file`]).
-    fn add_demo(&mut self, orders_client_jwk: Option<&Path>) {
-        if let Some(jwk) = orders_client_jwk {
-            self.clients.push(ClientEntry {
-                client_id: ORDERS_CLIENT_ID.into(),
+    /// Adds the demo set (`--demo`, development only): `orders-service` and `gateway` when
+    /// their public JWK files are given, the public clients `demo-cli` (JWTs) and `demo-web`
+    /// (an internet client: opaque tokens) with the password grant, and the demo users with
+    /// their plain passwords (hashed by [`Registry::from_file`]).
+    fn add_demo(&mut self, keys: DemoClientKeys<'_>) {
+        let confidential =
+            |client_id: &str, grant_types: Vec<String>, scope: &str, jwk: &Path| ClientEntry {
+                client_id: client_id.into(),
                 token_endpoint_auth_method: AUTH_METHOD_PRIVATE_KEY_JWT.into(),
-                grant_types: vec![GRANT_TYPE_TOKEN_EXCHANGE.into()],
-                scope: SCOPE_TRIGGER_PAYMENTS.into(),
+                grant_types,
+                scope: scope.into(),
                 jwk: None,
                 jwk_file: Some(jwk.to_path_buf()),
                 jwks_uri: None,
+                internet_client: false,
+                introspection: false,
+            };
+        if let Some(jwk) = keys.orders {
+            self.clients.push(confidential(
+                ORDERS_CLIENT_ID,
+                vec![GRANT_TYPE_TOKEN_EXCHANGE.into()],
+                SCOPE_TRIGGER_PAYMENTS,
+                jwk,
+            ));
+        }
+        if let Some(jwk) = keys.gateway {
+            self.clients.push(ClientEntry {
+                introspection: true,
+                ..confidential(GATEWAY_CLIENT_ID, Vec::new(), "", jwk)
             });
         }
-        self.clients.push(ClientEntry {
-            client_id: DEMO_CLIENT_ID.into(),
-            token_endpoint_auth_method: AUTH_METHOD_NONE.into(),
-            grant_types: vec![GRANT_TYPE_PASSWORD.into()],
-            scope: format!("{SCOPE_ORDERS} {SCOPE_PAYMENTS}"),
-            jwk: None,
-            jwk_file: None,
-            jwks_uri: None,
-        });
+        for (client_id, internet_client) in
+            [(DEMO_CLIENT_ID, false), (DEMO_INTERNET_CLIENT_ID, true)]
+        {
+            self.clients.push(ClientEntry {
+                client_id: client_id.into(),
+                token_endpoint_auth_method: AUTH_METHOD_NONE.into(),
+                grant_types: vec![GRANT_TYPE_PASSWORD.into()],
+                scope: format!("{SCOPE_ORDERS} {SCOPE_PAYMENTS}"),
+                jwk: None,
+                jwk_file: None,
+                jwks_uri: None,
+                internet_client,
+                introspection: false,
+            });
+        }
         self.users
             .extend(DEMO_USERS.iter().map(|(user, password)| UserEntry {
                 username: (*user).into(),
@@ -152,6 +181,16 @@ impl RegistryFile {
                 password: Some((*password).into()),
             }));
     }
+}
+
+/// Public JWK files of the demo's confidential clients (`--orders-client-jwk`,
+/// `--gateway-client-jwk`); a client whose file is not given is not registered.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DemoClientKeys<'a> {
+    /// `orders-service`.
+    pub orders: Option<&'a Path>,
+    /// `gateway`.
+    pub gateway: Option<&'a Path>,
 }
 
 /// One client in the clients file. The key fields are optional (a missing `Option` field
@@ -173,6 +212,13 @@ pub struct ClientEntry {
     pub jwk_file: Option<PathBuf>,
     /// `private_key_jwt`: a JWKS URI, fetched on demand (refetched on unknown `kid`).
     pub jwks_uri: Option<String>,
+    /// An internet client: its access tokens are opaque, swapped for the JWT by the gateway.
+    #[serde(default)]
+    pub internet_client: bool,
+    /// May introspect tokens and receive the JWT behind an opaque one (the gateway;
+    /// `private_key_jwt` only).
+    #[serde(default)]
+    pub introspection: bool,
 }
 
 /// One user in the clients file.
@@ -193,7 +239,7 @@ impl Registry {
     pub fn load(
         clients_file: Option<&Path>,
         demo: bool,
-        orders_client_jwk: Option<&Path>,
+        demo_keys: DemoClientKeys<'_>,
     ) -> Result<Self, RegistryError> {
         let mut file = match clients_file {
             Some(path) => read_file(path)?,
@@ -203,13 +249,13 @@ impl Registry {
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        if orders_client_jwk.is_some() && !demo {
+        if (demo_keys.orders.is_some() || demo_keys.gateway.is_some()) && !demo {
             return Err(RegistryError::Invalid(
-                "--orders-client-jwk is only used with --demo; register the client in --clients-file instead".into(),
+                "--orders-client-jwk and --gateway-client-jwk are only used with --demo; register the clients in --clients-file instead".into(),
             ));
         }
         if demo {
-            file.add_demo(orders_client_jwk);
+            file.add_demo(demo_keys);
         }
         Self::from_file(file, &base)
     }
@@ -322,7 +368,7 @@ fn build_client(entry: ClientEntry, base: &Path) -> Result<Client, RegistryError
         );
     }
     let scopes = Scopes::parse(&entry.scope);
-    if scopes.is_empty() {
+    if scopes.is_empty() && !grant_types.is_empty() {
         return Err(invalid("scope must name at least one scope".into()));
     }
     let key_sources = usize::from(entry.jwk.is_some())
@@ -335,6 +381,9 @@ fn build_client(entry: ClientEntry, base: &Path) -> Result<Client, RegistryError
             }
             if grant_types.contains(&GrantType::TokenExchange) {
                 return Err(invalid("token exchange needs a confidential client".into()));
+            }
+            if entry.introspection {
+                return Err(invalid("introspection needs a confidential client".into()));
             }
             ClientAuth::None
         }
@@ -380,6 +429,8 @@ fn build_client(entry: ClientEntry, base: &Path) -> Result<Client, RegistryError
         auth,
         grant_types,
         scopes,
+        internet_client: entry.internet_client,
+        introspection: entry.introspection,
     })
 }
 
@@ -389,12 +440,16 @@ mod tests {
 
     #[test]
     fn passwords_verify_only_for_the_right_user_and_password() {
-        let registry = Registry::load(None, true, None).unwrap();
+        let registry = Registry::load(None, true, DemoClientKeys::default()).unwrap();
         assert!(registry.verify_password("demouser", "Password1"));
         assert!(!registry.verify_password("demouser", "Password2"));
         assert!(!registry.verify_password("nobody", "Password1"));
         assert!(registry.client(DEMO_CLIENT_ID).is_some());
         assert!(registry.client(ORDERS_CLIENT_ID).is_none(), "no JWK given");
+        assert!(registry.client(GATEWAY_CLIENT_ID).is_none(), "no JWK given");
+        let web = registry.client(DEMO_INTERNET_CLIENT_ID).unwrap();
+        assert!(web.internet_client && !web.introspection);
+        assert!(!registry.client(DEMO_CLIENT_ID).unwrap().internet_client);
     }
 
     #[test]
@@ -419,6 +474,8 @@ mod tests {
             r#"{"clients":[{"client_id":"a","token_endpoint_auth_method":"none","grant_types":["token-exchange"],"scope":"x"}]}"#,
             r#"{"clients":[{"client_id":"a","token_endpoint_auth_method":"private_key_jwt","grant_types":["token-exchange"],"scope":"x"}]}"#,
             r#"{"clients":[{"client_id":"a","token_endpoint_auth_method":"none","grant_types":["implicit"],"scope":"x"}]}"#,
+            r#"{"clients":[{"client_id":"a","token_endpoint_auth_method":"none","grant_types":["password"],"scope":"x","introspection":true}]}"#,
+            r#"{"clients":[{"client_id":"a","token_endpoint_auth_method":"none","grant_types":["password"],"scope":""}]}"#,
             r#"{"users":[{"username":"u","password_hash":"plain"}]}"#,
             r#"{"users":[{"username":"u"}]}"#,
         ];

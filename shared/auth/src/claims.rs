@@ -150,6 +150,22 @@ pub struct ClientAssertionClaims {
 
 impl CompactJson for ClientAssertionClaims {}
 
+/// Claims of an RFC 9701 JWT introspection response: who answered, for which client, when,
+/// and the RFC 7662 answer itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntrospectionJwtClaims {
+    /// The authorization server (issuer).
+    pub iss: String,
+    /// The client that asked.
+    pub aud: String,
+    /// When the answer was made (Unix seconds).
+    pub iat: i64,
+    /// The RFC 7662 introspection response (`active` and, when active, the claims).
+    pub token_introspection: serde_json::Value,
+}
+
+impl CompactJson for IntrospectionJwtClaims {}
+
 /// A set of OAuth scopes (space-delimited, RFC 6749 §3.3).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scopes(BTreeSet<String>);

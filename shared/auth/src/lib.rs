@@ -28,7 +28,7 @@ pub mod oauth;
 pub mod oauth_client;
 pub mod validator;
 
-pub use claims::{AccessTokenClaims, Actor, ClientAssertionClaims, Scopes};
+pub use claims::{AccessTokenClaims, Actor, ClientAssertionClaims, IntrospectionJwtClaims, Scopes};
 pub use http::{HttpError, OutboundHttp};
 pub use jwks::{JwksCache, JwksError};
 pub use keys::{JwkSet, KeyError, PublicJwk, SigningKey, VerifyingKey};

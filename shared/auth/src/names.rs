@@ -9,6 +9,17 @@
 pub const ORDERS_CLIENT_ID: &str = "orders-service";
 /// The demo public client (password grant, development only).
 pub const DEMO_CLIENT_ID: &str = "demo-cli";
+/// The demo internet client (password grant, development only): its access tokens are
+/// opaque, usable only through the gateway, which swaps them for the JWT (phantom tokens).
+pub const DEMO_INTERNET_CLIENT_ID: &str = "demo-web";
+/// The gateway's OAuth client id: the confidential client allowed to introspect opaque
+/// tokens (and so to receive the JWT each one stands for).
+pub const GATEWAY_CLIENT_ID: &str = "gateway";
+
+/// Response header of a successful introspection of an opaque token (`POST /introspect`):
+/// the JWT the token stands for, for the gateway to pass on (nginx `auth_request` reads
+/// headers, not bodies).
+pub const INTROSPECTION_JWT_HEADER: &str = "x-access-jwt";
 
 /// Audience of tokens for the Orders API (user tokens; the subject token of an exchange).
 pub const ORDERS_AUDIENCE: &str = "orders-service";

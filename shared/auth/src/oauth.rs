@@ -23,10 +23,17 @@ pub const AUTH_METHOD_PRIVATE_KEY_JWT: &str = "private_key_jwt";
 /// `token_endpoint_auth_method` of a public client (no authentication).
 pub const AUTH_METHOD_NONE: &str = "none";
 
+/// Media type of an RFC 9701 JWT introspection response (asked for with `Accept`).
+pub const MEDIA_TYPE_INTROSPECTION_JWT: &str = "application/token-introspection+jwt";
+/// JOSE `typ` of an RFC 9701 JWT introspection response.
+pub const TYP_INTROSPECTION_JWT: &str = "token-introspection+jwt";
+
 /// Token request parameters, spelled as RFC 6749 (§4.3, §3.3), RFC 7521 (§4.2) and
 /// RFC 8693 (§2.1) define them.
 pub mod param {
     pub const GRANT_TYPE: &str = "grant_type";
+    /// The token to introspect (RFC 7662 §2.1) or revoke (RFC 7009 §2.1).
+    pub const TOKEN: &str = "token";
     pub const CLIENT_ID: &str = "client_id";
     pub const CLIENT_ASSERTION_TYPE: &str = "client_assertion_type";
     pub const CLIENT_ASSERTION: &str = "client_assertion";

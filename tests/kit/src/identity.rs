@@ -14,7 +14,10 @@ use zte_auth::{
 };
 
 use crate::running::Running;
-use crate::tokens::{DEMO_CLIENT, DEMO_USERS, ORDERS_SERVICE, USER_SCOPE, orders_client_key};
+use crate::tokens::{
+    DEMO_CLIENT, DEMO_INTERNET_CLIENT, DEMO_USERS, GATEWAY_CLIENT, ORDERS_SERVICE, USER_SCOPE,
+    gateway_client_key, orders_client_key,
+};
 
 /// `grant_type` of the password grant.
 pub const PASSWORD: &str = zte_auth::oauth::GRANT_TYPE_PASSWORD;
@@ -43,16 +46,20 @@ impl IdentitySetup {
         setup
     }
 
-    /// Data in `root/identity`, the Orders client's public JWK in `root/orders.jwk.json`
-    /// (`root` outlives the server: a restart on the same data).
+    /// Data in `root/identity`, the public JWKs of the Orders and gateway clients in
+    /// `root/orders.jwk.json` and `root/gateway.jwk.json` (`root` outlives the server: a
+    /// restart on the same data).
     pub fn in_dir(root: PathBuf) -> Self {
-        let jwk_path = root.join("orders.jwk.json");
-        orders_client_key()
-            .write_public_jwk(&jwk_path)
-            .expect("writing the Orders client JWK");
+        let write_jwk = |key: SigningKey, name: &str| {
+            let path = root.join(name);
+            key.write_public_jwk(&path)
+                .expect("writing a client's public JWK");
+            path
+        };
         let mut config = IdentityConfig::local(root.join("identity"));
         config.demo = true;
-        config.orders_client_jwk = Some(jwk_path);
+        config.orders_client_jwk = Some(write_jwk(orders_client_key(), "orders.jwk.json"));
+        config.gateway_client_jwk = Some(write_jwk(gateway_client_key(), "gateway.jwk.json"));
         Self { config, root: None }
     }
 
@@ -218,8 +225,49 @@ impl IdentityApp {
 
     /// POST `form` to the token endpoint.
     pub async fn post_form(&self, form: &[(&str, &str)]) -> Reply {
-        self.send(self.http.post(self.token_endpoint()).form(form))
+        self.post_form_to("/token", form).await
+    }
+
+    /// POST `form` to `path` (`/introspect`, `/revoke`).
+    pub async fn post_form_to(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+        self.send(self.http.post(format!("{}{path}", self.issuer)).form(form))
             .await
+    }
+
+    /// An opaque token of the first demo user, by the password grant of the internet client
+    /// `demo-web` (scope `orders payments`).
+    pub async fn opaque_token(&self) -> String {
+        let (user, password) = DEMO_USERS[0];
+        self.post_form(&[
+            ("grant_type", PASSWORD),
+            ("client_id", DEMO_INTERNET_CLIENT),
+            ("username", user),
+            ("password", password),
+            ("scope", USER_SCOPE),
+        ])
+        .await
+        .token()
+    }
+
+    /// A valid client assertion of the gateway client.
+    pub fn gateway_assertion(&self) -> String {
+        oauth_client::client_assertion(&gateway_client_key(), GATEWAY_CLIENT, &self.issuer)
+            .expect("signing a client assertion")
+    }
+
+    /// Introspects `token` as the gateway (authenticated with `private_key_jwt`), asking for
+    /// the media type `accept` if given.
+    pub async fn introspect(&self, token: &str, accept: Option<&str>) -> Reply {
+        let form = [
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &self.gateway_assertion()),
+            ("token", token),
+        ];
+        let mut request = self.http.post(format!("{}/introspect", self.issuer));
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        self.send(request.form(&form)).await
     }
 
     /// POST `form` (owned values) to the token endpoint.

@@ -10,6 +10,10 @@ use zte_proto::events::v1::OrderCreated;
 pub const DEMO_USERS: [(&str, &str); 2] = [("demouser", "Password1"), ("demouser2", "Password2")];
 /// The public client allowed the password grant in demo mode.
 pub const DEMO_CLIENT: &str = zte_auth::names::DEMO_CLIENT_ID;
+/// The public internet client of demo mode: its tokens are opaque (phantom tokens).
+pub const DEMO_INTERNET_CLIENT: &str = zte_auth::names::DEMO_INTERNET_CLIENT_ID;
+/// The gateway's client id (allowed to introspect).
+pub const GATEWAY_CLIENT: &str = zte_auth::names::GATEWAY_CLIENT_ID;
 /// The Orders service: its audience and its OAuth client id.
 pub const ORDERS_SERVICE: &str = zte_auth::names::ORDERS_CLIENT_ID;
 /// The Payments service: the audience of event tokens.
@@ -25,6 +29,13 @@ const TEST_KEY_BITS: usize = 2048;
 /// Orders app signs with it, the identity app registers its public JWK. Made once per test
 /// binary.
 pub fn orders_client_key() -> SigningKey {
+    static KEY: LazyLock<SigningKey> = LazyLock::new(test_key);
+    KEY.clone()
+}
+
+/// The `gateway` client key: the identity app registers its public JWK, the gateway signs
+/// its introspection requests with it. Made once per test binary.
+pub fn gateway_client_key() -> SigningKey {
     static KEY: LazyLock<SigningKey> = LazyLock::new(test_key);
     KEY.clone()
 }

@@ -21,6 +21,7 @@ use crate::{
     AppState,
     assertion::{self, AssertionPolicy},
     error::{ErrorCode, OAuthError},
+    opaque::{self, TokenRecord},
     registry::{Client, ClientAuth, GrantType},
 };
 
@@ -82,7 +83,7 @@ pub(crate) async fn handle(
 /// Client authentication, the same for every grant: a `private_key_jwt` assertion
 /// (RFC 7523, checked in [`crate::assertion`]) or, for a public client only, its bare
 /// `client_id`.
-async fn authenticate_client<'s>(
+pub(crate) async fn authenticate_client<'s>(
     state: &'s AppState,
     params: &Params,
     now: i64,
@@ -131,9 +132,11 @@ async fn authenticate_client<'s>(
     }
 }
 
-/// Signs `claims` with the active key and builds the response every grant returns.
-fn issue(
+/// Signs `claims` with the active key and builds the response every grant returns. An
+/// internet client gets an opaque token standing for the JWT instead of the JWT itself.
+async fn issue(
     state: &AppState,
+    client: &Client,
     claims: AccessTokenClaims,
     lifetime: u64,
     issued_token_type: Option<&'static str>,
@@ -151,13 +154,26 @@ fn issue(
         scope = %claims.scope,
         kid = %key.kid(),
         order_transaction_id = claims.order_transaction_id.as_deref().unwrap_or(""),
+        opaque = client.internet_client,
         "token issued"
     );
+    let scope = claims.scope.clone();
+    let access_token = if client.internet_client {
+        let (opaque, hash) = opaque::mint();
+        let record = TokenRecord { jwt: token, claims };
+        state.tokens.insert(hash, record).await.map_err(|error| {
+            tracing::error!(%error, "storing an opaque token failed");
+            OAuthError::server_error()
+        })?;
+        opaque
+    } else {
+        token
+    };
     Ok(TokenResponseBody {
-        access_token: token,
+        access_token,
         token_type: "Bearer",
         expires_in: lifetime,
-        scope: claims.scope,
+        scope,
         issued_token_type,
     })
 }

@@ -58,5 +58,5 @@ pub(super) async fn grant(request: Request<'_>) -> Result<TokenResponseBody, OAu
         request.now,
         state.settings.user_token_lifetime,
     );
-    issue(state, claims, lifetime, None)
+    issue(state, client, claims, lifetime, None).await
 }

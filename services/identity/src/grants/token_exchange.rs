@@ -119,7 +119,14 @@ pub(super) async fn grant(request: Request<'_>) -> Result<TokenResponseBody, OAu
         order_transaction_id,
         event_payload_hash,
     );
-    issue(state, claims, lifetime, Some(TOKEN_TYPE_ACCESS_TOKEN))
+    issue(
+        state,
+        client,
+        claims,
+        lifetime,
+        Some(TOKEN_TYPE_ACCESS_TOKEN),
+    )
+    .await
 }
 
 /// True for a UUID in canonical form (lowercase, hyphenated, 36 characters).

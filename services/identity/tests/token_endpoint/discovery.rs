@@ -25,6 +25,18 @@ async fn metadata_jwks_and_health_describe_a_ps256_private_key_jwt_server() {
         b["token_endpoint_auth_signing_alg_values_supported"],
         serde_json::json!(["PS256"])
     );
+    assert_eq!(
+        b["introspection_endpoint"],
+        format!("{}/introspect", app.issuer).as_str()
+    );
+    assert_eq!(
+        b["revocation_endpoint"],
+        format!("{}/revoke", app.issuer).as_str()
+    );
+    assert_eq!(
+        b["introspection_endpoint_auth_methods_supported"],
+        serde_json::json!(["private_key_jwt"])
+    );
 
     let jwks = app.get("/jwks").await;
     assert_eq!(jwks.status, 200);

@@ -9,4 +9,5 @@
 mod client_authentication;
 mod discovery;
 mod exchange;
+mod introspection;
 mod password;
