@@ -13,6 +13,7 @@
 mod outage;
 mod paid;
 mod rejected;
+mod replicas;
 
 use rdkafka::Message as _;
 use zte_testkit::{
