@@ -10,7 +10,9 @@ use std::{hint::black_box, time::Duration};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use prost::Message as _;
-use zte_auth::{JwkSet, JwksCache, SigningKey, TokenValidator, ValidatorConfig, jws};
+use zte_auth::{
+    Algorithm, JwkSet, JwksCache, KeySpec, SigningKey, TokenValidator, ValidatorConfig, jws,
+};
 use zte_event::{EventVerifier, VerifierLimits, encode_order_created, envelope, payload_hash};
 use zte_proto::events::v1::{EventEnvelope, OrderCreated, OrderItem};
 use zte_testkit::tokens::event_claims;
@@ -38,12 +40,13 @@ fn order(id: &str) -> OrderCreated {
 }
 
 fn benches(c: &mut Criterion) {
-    let key = SigningKey::generate(2048).expect("keygen");
+    let key = SigningKey::generate(KeySpec::Ps256 { bits: 2048 }).expect("keygen");
     let validator = TokenValidator::new(
         ValidatorConfig {
             issuer: ISSUER.into(),
             audience: "payments-service".into(),
             leeway: Duration::from_secs(30),
+            algorithms: Algorithm::ALL.to_vec(),
         },
         JwksCache::fixed(JwkSet {
             keys: vec![key.public_jwk()],

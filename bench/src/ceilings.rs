@@ -8,7 +8,7 @@ use std::{
 };
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use zte_auth::{AccessTokenClaims, SigningKey, jws};
+use zte_auth::{AccessTokenClaims, KeySpec, SigningKey, jws};
 use zte_testkit::{events::order_created, tokens::event_claims};
 
 /// RSA modulus size of the identity service's signing key (its default `--key-bits`, which
@@ -22,7 +22,7 @@ pub(crate) fn crypto_ceilings(
     threads: usize,
     bits: usize,
 ) -> anyhow::Result<(f64, f64)> {
-    let key = Arc::new(SigningKey::generate(bits)?);
+    let key = Arc::new(SigningKey::generate(KeySpec::Ps256 { bits })?);
     let claims = sample_claims();
     let token = jws::sign(&key, "at+jwt", &claims)?;
     let signs = parallel_rate(threads, window, {

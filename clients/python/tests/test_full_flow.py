@@ -129,9 +129,12 @@ def test_order_event_is_signed_hash_bound_and_paid():
     assert claims["act"]["sub"] == "orders-service"
     assert claims["client_id"] == "orders-service"
     assert claims["order_transaction_id"] == order.order_transaction_id
-    assert jwt.get_unverified_header(
+    header = jwt.get_unverified_header(
         events_pb2.EventEnvelope.FromString(record.value()).access_token
-    )["typ"] == "at+jwt"
+    )
+    assert header["typ"] == "at+jwt"
+    # Identity signs ES256 by default: this is a real ES256 event token, verified above.
+    assert header["alg"] == "ES256"
     assert event.order_transaction_id == order.order_transaction_id
     assert event.user_id == order.user_id
     assert event.total_minor == expected_total

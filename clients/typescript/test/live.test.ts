@@ -5,12 +5,14 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { test } from "node:test";
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { decodeProtectedHeader } from "jose";
 import kafkajs, { type KafkaMessage } from "kafkajs";
 import * as lz4 from "lz4js";
 
+import { EventEnvelopeSchema } from "../src/gen/events/v1/events_pb.js";
 import { CreateOrderRequestSchema, OrderItemSchema, OrdersService } from "../src/gen/orders/v1/orders_pb.js";
 import { EventVerifier, fetchJwks, passwordToken } from "../src/index.js";
 
@@ -94,6 +96,9 @@ test(
       assert.equal(event.order.items[0]?.sku, "TS-☕");
       assert.equal(event.claims.scope, "trigger_payments");
       assert.deepEqual(event.claims.act, { sub: "orders-service" });
+      // Identity signs ES256 by default: this is a real ES256 event token, verified.
+      const envelope = fromBinary(EventEnvelopeSchema, message.value ?? new Uint8Array());
+      assert.equal(decodeProtectedHeader(envelope.accessToken).alg, "ES256");
     } finally {
       await consumer.disconnect();
     }

@@ -6,7 +6,7 @@ use std::{collections::HashMap, sync::Mutex};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use zte_auth::{
-    ClientAssertionClaims, JwksError,
+    Algorithm, ClientAssertionClaims, JwksError,
     jws::{self, JwsError, TYP_ACCESS_TOKEN, UntrustedHeader},
 };
 
@@ -15,6 +15,8 @@ use crate::{
     registry::{Client, ClientAuth, Registry},
 };
 
+/// Algorithms a client assertion may be signed with; each client key verifies only its own.
+pub const CLIENT_ASSERTION_ALGORITHMS: [Algorithm; 2] = Algorithm::ALL;
 /// Longest accepted assertion lifetime ahead of now (`exp - now`), in seconds.
 pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 300;
 /// Longest accepted `jti`.
@@ -95,12 +97,13 @@ pub async fn authenticate<'r>(
     claimed_client_id: Option<&str>,
     now: i64,
 ) -> Result<&'r Client, OAuthError> {
-    let header = UntrustedHeader::parse(assertion).map_err(|e| match e {
-        JwsError::DisallowedAlgorithm(alg) => OAuthError::invalid_client(format!(
-            "client assertion algorithm {alg:?} is not allowed (PS256 only)"
-        )),
-        _ => OAuthError::invalid_client("client assertion is not a well-formed JWS"),
-    })?;
+    let header =
+        UntrustedHeader::parse(assertion, &CLIENT_ASSERTION_ALGORITHMS).map_err(|e| match e {
+            JwsError::DisallowedAlgorithm(alg) => OAuthError::invalid_client(format!(
+                "client assertion algorithm {alg:?} is not allowed (ES256 or PS256)"
+            )),
+            _ => OAuthError::invalid_client("client assertion is not a well-formed JWS"),
+        })?;
     if header.typ.as_deref().is_some_and(|t| {
         t.eq_ignore_ascii_case(TYP_ACCESS_TOKEN) || t.eq_ignore_ascii_case("application/at+jwt")
     }) {

@@ -5,6 +5,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
+use zte_auth::{Algorithm, KeySpec};
 use zte_runtime::{PrintEnv, parse_duration, parse_lifetime};
 
 /// `--listen`: HTTP listen address.
@@ -25,7 +26,9 @@ pub const ENV_GATEWAY_CLIENT_JWK: &str = "IDENTITY_GATEWAY_CLIENT_JWK";
 pub const ENV_USER_TOKEN_LIFETIME: &str = "IDENTITY_USER_TOKEN_LIFETIME";
 /// `--event-token-lifetime`: lifetime of exchanged event tokens.
 pub const ENV_EVENT_TOKEN_LIFETIME: &str = "IDENTITY_EVENT_TOKEN_LIFETIME";
-/// `--key-bits`: RSA modulus size of newly generated signing keys.
+/// `--signing-alg`: algorithm of newly generated signing keys (`ES256` or `PS256`).
+pub const ENV_SIGNING_ALG: &str = "IDENTITY_SIGNING_ALG";
+/// `--key-bits`: RSA modulus size of newly generated PS256 signing keys.
 pub const ENV_KEY_BITS: &str = "IDENTITY_KEY_BITS";
 /// `--key-reload-interval`: how often the key ring is re-read from the data directory.
 pub const ENV_KEY_RELOAD_INTERVAL: &str = "IDENTITY_KEY_RELOAD_INTERVAL";
@@ -42,7 +45,9 @@ pub const DEFAULT_DATA_DIR: &str = ".cache/identity";
 pub const DEFAULT_USER_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// Default event-token lifetime: 365 days (as in the source design).
 pub const DEFAULT_EVENT_TOKEN_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
-/// Default RSA key size.
+/// Default algorithm of new signing keys.
+pub const DEFAULT_SIGNING_ALG: Algorithm = Algorithm::Es256;
+/// Default RSA key size (PS256 keys).
 pub const DEFAULT_KEY_BITS: usize = 2048;
 /// Default key-ring reload interval.
 pub const DEFAULT_KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
@@ -83,9 +88,19 @@ pub struct RotateKeyArgs {
     /// Data directory holding the key ring.
     #[arg(long, env = ENV_DATA_DIR, default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
-    /// RSA modulus size of the new key (at least 2048).
+    /// Algorithm of the new key: `ES256` (P-256) or `PS256` (RSA).
+    #[arg(long, env = ENV_SIGNING_ALG, default_value_t = DEFAULT_SIGNING_ALG)]
+    pub signing_alg: Algorithm,
+    /// RSA modulus size of a new PS256 key (at least 2048).
     #[arg(long, env = ENV_KEY_BITS, default_value_t = DEFAULT_KEY_BITS)]
     pub key_bits: usize,
+}
+
+impl RotateKeyArgs {
+    /// The kind of key to make.
+    pub fn key_spec(&self) -> Result<KeySpec, zte_auth::KeyError> {
+        KeySpec::new(self.signing_alg, self.key_bits)
+    }
 }
 
 /// Everything the server needs, read once at start.
@@ -121,7 +136,11 @@ pub struct IdentityConfig {
     /// Lifetime of event tokens (token exchange), e.g. `365d`.
     #[arg(long, env = ENV_EVENT_TOKEN_LIFETIME, default_value = "365d", value_parser = parse_lifetime)]
     pub event_token_lifetime: Duration,
-    /// RSA modulus size of newly generated signing keys (at least 2048).
+    /// Algorithm of newly generated signing keys (the first one, and `rotate-key`'s):
+    /// `ES256` (P-256) or `PS256` (RSA). Existing keys keep theirs.
+    #[arg(long, env = ENV_SIGNING_ALG, default_value_t = DEFAULT_SIGNING_ALG)]
+    pub signing_alg: Algorithm,
+    /// RSA modulus size of newly generated PS256 signing keys (at least 2048).
     #[arg(long, env = ENV_KEY_BITS, default_value_t = DEFAULT_KEY_BITS)]
     pub key_bits: usize,
     /// How often the key ring is re-read from the data directory (picks up `rotate-key`).
@@ -136,6 +155,11 @@ pub struct IdentityConfig {
 }
 
 impl IdentityConfig {
+    /// The kind of signing key to make.
+    pub fn key_spec(&self) -> Result<KeySpec, zte_auth::KeyError> {
+        KeySpec::new(self.signing_alg, self.key_bits)
+    }
+
     /// Defaults for a server on a free loopback port with keys in `data_dir` and no clients:
     /// what tests start from.
     pub fn local(data_dir: impl Into<PathBuf>) -> Self {
@@ -149,6 +173,7 @@ impl IdentityConfig {
             gateway_client_jwk: None,
             user_token_lifetime: DEFAULT_USER_TOKEN_LIFETIME,
             event_token_lifetime: DEFAULT_EVENT_TOKEN_LIFETIME,
+            signing_alg: DEFAULT_SIGNING_ALG,
             key_bits: DEFAULT_KEY_BITS,
             key_reload_interval: DEFAULT_KEY_RELOAD_INTERVAL,
             leeway: DEFAULT_LEEWAY,
@@ -173,8 +198,14 @@ mod tests {
         assert!(cli.serve.demo && cli.command.is_none());
         let cli = Cli::try_parse_from(["identity", "rotate-key", "--data-dir", "d"]).unwrap();
         assert!(
-            matches!(cli.command, Some(Command::RotateKey(a)) if a.data_dir == std::path::Path::new("d"))
+            matches!(cli.command, Some(Command::RotateKey(a)) if a.data_dir == std::path::Path::new("d") && a.signing_alg == Algorithm::Es256)
         );
+        let cli =
+            Cli::try_parse_from(["identity", "rotate-key", "--signing-alg", "PS256"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::RotateKey(a)) if a.signing_alg == Algorithm::Ps256)
+        );
+        assert!(Cli::try_parse_from(["identity", "--signing-alg", "HS256"]).is_err());
         assert!(Cli::try_parse_from(["identity", "--listen", "nope"]).is_err());
     }
 
@@ -185,12 +216,13 @@ mod tests {
         assert_eq!(parsed.shutdown_timeout, local.shutdown_timeout);
         assert_eq!(parsed.key_reload_interval, local.key_reload_interval);
         assert_eq!(parsed.event_token_lifetime, local.event_token_lifetime);
+        assert_eq!(parsed.signing_alg, local.signing_alg);
         assert_eq!(
             zte_runtime::env_vars(&<Cli as clap::CommandFactory>::command()).join(" "),
             "IDENTITY_CLIENTS_FILE IDENTITY_DATA_DIR IDENTITY_DEMO IDENTITY_EVENT_TOKEN_LIFETIME \
              IDENTITY_GATEWAY_CLIENT_JWK IDENTITY_ISSUER IDENTITY_KEY_BITS IDENTITY_KEY_RELOAD_INTERVAL IDENTITY_LEEWAY \
              IDENTITY_LISTEN IDENTITY_ORDERS_CLIENT_JWK IDENTITY_SHUTDOWN_TIMEOUT \
-             IDENTITY_USER_TOKEN_LIFETIME LOG_FORMAT RUST_LOG"
+             IDENTITY_SIGNING_ALG IDENTITY_USER_TOKEN_LIFETIME LOG_FORMAT RUST_LOG"
         );
     }
 }

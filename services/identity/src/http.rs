@@ -14,8 +14,7 @@ use axum::{
 use serde_json::json;
 use tower_http::trace::TraceLayer;
 use zte_auth::{
-    JwkSet,
-    keys::ALG_PS256,
+    Algorithm, JwkSet,
     names::SCOPES,
     oauth::{
         AUTH_METHOD_NONE, AUTH_METHOD_PRIVATE_KEY_JWT, GRANT_TYPE_PASSWORD,
@@ -73,14 +72,14 @@ async fn metadata(State(state): State<Arc<AppState>>) -> Response {
         "jwks_uri": format!("{}/jwks", state.issuer),
         "grant_types_supported": [GRANT_TYPE_PASSWORD, GRANT_TYPE_TOKEN_EXCHANGE],
         "token_endpoint_auth_methods_supported": [AUTH_METHOD_PRIVATE_KEY_JWT, AUTH_METHOD_NONE],
-        "token_endpoint_auth_signing_alg_values_supported": [ALG_PS256],
+        "token_endpoint_auth_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_str),
         "introspection_endpoint": format!("{}{INTROSPECTION_PATH}", state.issuer),
         "introspection_endpoint_auth_methods_supported": [AUTH_METHOD_PRIVATE_KEY_JWT],
-        "introspection_endpoint_auth_signing_alg_values_supported": [ALG_PS256],
-        "introspection_signing_alg_values_supported": [ALG_PS256],
+        "introspection_endpoint_auth_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_str),
+        "introspection_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_str),
         "revocation_endpoint": format!("{}{REVOCATION_PATH}", state.issuer),
         "revocation_endpoint_auth_methods_supported": [AUTH_METHOD_PRIVATE_KEY_JWT, AUTH_METHOD_NONE],
-        "revocation_endpoint_auth_signing_alg_values_supported": [ALG_PS256],
+        "revocation_endpoint_auth_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_str),
         "scopes_supported": SCOPES,
         // No authorization endpoint: no response types (RFC 8414 §2 lists the member).
         "response_types_supported": [],

@@ -15,7 +15,7 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
-use zte_auth::{KeyError, PublicJwk, SigningKey};
+use zte_auth::{KeyError, KeySpec, PublicJwk, SigningKey};
 
 /// Metadata file name inside the data directory.
 pub const KEYRING_FILE: &str = "keyring.json";
@@ -84,19 +84,19 @@ impl KeyRing {
         &self.published
     }
 
-    /// Loads the key ring from `data_dir`, creating the directory and a first key if there is
-    /// none, recording `max_token_lifetime_secs` on the active key and pruning retired keys
+    /// Loads the key ring from `data_dir`, creating the directory and a first key (of
+    /// `spec`) if there is none, recording `max_token_lifetime_secs` on the active key and pruning retired keys
     /// no token can need any more (`leeway_secs` after the last one expired).
     pub fn load_or_create(
         data_dir: &Path,
-        key_bits: usize,
+        spec: KeySpec,
         max_token_lifetime_secs: u64,
         leeway_secs: u64,
         now: i64,
     ) -> Result<Self, KeyRingError> {
         let mut file = match read_metadata(data_dir)? {
             Some(file) => file,
-            None => init(data_dir, key_bits, now)?,
+            None => init(data_dir, spec, now)?,
         };
         let mut changed = false;
         // Prune first: a retired key past its last token's expiry is no longer needed.
@@ -161,14 +161,14 @@ impl KeyRing {
     }
 }
 
-/// Makes a new active key in `data_dir` (creating the ring if needed) and retires the
-/// previous one as of `now`. Returns the new key's `kid`.
-pub fn rotate(data_dir: &Path, key_bits: usize, now: i64) -> Result<String, KeyRingError> {
+/// Makes a new active key of `spec` in `data_dir` (creating the ring if needed) and retires
+/// the previous one as of `now`. Returns the new key's `kid`.
+pub fn rotate(data_dir: &Path, spec: KeySpec, now: i64) -> Result<String, KeyRingError> {
     let mut file = match read_metadata(data_dir)? {
         Some(file) => file,
-        None => init(data_dir, key_bits, now)?,
+        None => init(data_dir, spec, now)?,
     };
-    let key = SigningKey::generate(key_bits)?;
+    let key = SigningKey::generate(spec)?;
     let entry = store_key(data_dir, &key, now)?;
     for old in file.keys.iter_mut().filter(|e| e.retired_at.is_none()) {
         old.retired_at = Some(now);
@@ -201,10 +201,10 @@ fn create_private_dir(dir: &Path) -> Result<(), KeyRingError> {
     Ok(())
 }
 
-fn init(data_dir: &Path, key_bits: usize, now: i64) -> Result<KeyRingFile, KeyRingError> {
-    let key = SigningKey::generate(key_bits)?;
+fn init(data_dir: &Path, spec: KeySpec, now: i64) -> Result<KeyRingFile, KeyRingError> {
+    let key = SigningKey::generate(spec)?;
     let entry = store_key(data_dir, &key, now)?;
-    tracing::info!(kid = %entry.kid, "generated the first signing key");
+    tracing::info!(kid = %entry.kid, alg = %key.algorithm(), "generated the first signing key");
     let file = KeyRingFile {
         active: entry.kid.clone(),
         keys: vec![entry],
@@ -275,8 +275,8 @@ mod tests {
     fn first_load_creates_an_owner_only_key_that_is_reused() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("identity");
-        let ring = KeyRing::load_or_create(&data, 2048, DAY, 5, 1_000).unwrap();
-        let again = KeyRing::load_or_create(&data, 2048, DAY, 5, 1_001).unwrap();
+        let ring = KeyRing::load_or_create(&data, KeySpec::Es256, DAY, 5, 1_000).unwrap();
+        let again = KeyRing::load_or_create(&data, KeySpec::Es256, DAY, 5, 1_001).unwrap();
         assert_eq!(ring.active().kid(), again.active().kid());
         assert_eq!(again.published().len(), 1);
         #[cfg(unix)]
@@ -301,9 +301,9 @@ mod tests {
     fn rotation_keeps_the_retired_key_published_until_its_tokens_expire() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path();
-        let old = KeyRing::load_or_create(data, 2048, DAY, 5, 1_000).unwrap();
-        let new_kid = rotate(data, 2048, 2_000).unwrap();
-        let ring = KeyRing::load_or_create(data, 2048, DAY, 5, 2_001).unwrap();
+        let old = KeyRing::load_or_create(data, KeySpec::Es256, DAY, 5, 1_000).unwrap();
+        let new_kid = rotate(data, KeySpec::Es256, 2_000).unwrap();
+        let ring = KeyRing::load_or_create(data, KeySpec::Es256, DAY, 5, 2_001).unwrap();
         assert_eq!(ring.active().kid(), new_kid);
         let kids: Vec<_> = ring
             .published()
@@ -314,10 +314,10 @@ mod tests {
 
         // Still published on the last second a token of the old key can be valid ...
         let edge = 2_000 + i64::try_from(DAY + 5).unwrap();
-        let ring = KeyRing::load_or_create(data, 2048, DAY, 5, edge).unwrap();
+        let ring = KeyRing::load_or_create(data, KeySpec::Es256, DAY, 5, edge).unwrap();
         assert_eq!(ring.published().len(), 2);
         // ... and gone (file deleted) right after.
-        let ring = KeyRing::load_or_create(data, 2048, DAY, 5, edge + 1).unwrap();
+        let ring = KeyRing::load_or_create(data, KeySpec::Es256, DAY, 5, edge + 1).unwrap();
         assert_eq!(ring.published().len(), 1);
         assert!(
             !data
@@ -331,13 +331,16 @@ mod tests {
     fn a_key_file_that_does_not_match_its_kid_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path();
-        let ring = KeyRing::load_or_create(data, 2048, DAY, 5, 1_000).unwrap();
+        let ring = KeyRing::load_or_create(data, KeySpec::Es256, DAY, 5, 1_000).unwrap();
         let path = data
             .join(KEYS_DIR)
             .join(format!("{}.pk8", ring.active().kid()));
         fs::remove_file(&path).unwrap();
-        SigningKey::generate(2048).unwrap().store(&path).unwrap();
-        let error = KeyRing::load_or_create(data, 2048, DAY, 5, 1_001).unwrap_err();
+        SigningKey::generate(KeySpec::Es256)
+            .unwrap()
+            .store(&path)
+            .unwrap();
+        let error = KeyRing::load_or_create(data, KeySpec::Es256, DAY, 5, 1_001).unwrap_err();
         assert!(matches!(error, KeyRingError::Corrupt { .. }), "{error}");
     }
 }

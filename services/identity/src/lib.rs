@@ -3,7 +3,7 @@
 //! - `POST /token` ([`grants`], one module per grant): the password grant for demo users
 //!   (public clients allowed by configuration) and RFC 8693 token exchange for confidential
 //!   clients authenticated with RFC 7523 `private_key_jwt` ([`assertion`]), issuing RFC 9068
-//!   `at+jwt` tokens signed PS256;
+//!   `at+jwt` tokens signed with the active key (ES256 by default, PS256 configurable);
 //! - opaque access tokens for internet clients ([`opaque`], the phantom-token pattern):
 //!   `POST /introspect` (RFC 7662, with RFC 9701 JWT responses) for the gateway, which swaps
 //!   them for the JWT, and `POST /revoke` (RFC 7009) ([`introspection`]);
@@ -35,7 +35,9 @@ use std::{
 };
 
 use tokio::{net::TcpListener, sync::Semaphore};
-use zte_auth::{JwkSet, JwksCache, TokenValidator, ValidatorConfig};
+use zte_auth::{
+    Algorithm, JwkSet, JwksCache, KeySpec, TokenValidator, ValidatorConfig, keys::MIN_RSA_BITS,
+};
 use zte_runtime::{
     Shutdown,
     config::{http_url, require_positive},
@@ -79,7 +81,7 @@ pub(crate) struct AppState {
     pub(crate) ready: AtomicBool,
     keys: RwLock<Arc<KeyState>>,
     data_dir: PathBuf,
-    key_bits: usize,
+    key_spec: KeySpec,
 }
 
 impl AppState {
@@ -95,6 +97,7 @@ impl AppState {
                 issuer: self.issuer.clone(),
                 audience: grants::token_exchange::EXCHANGE_SUBJECT_AUDIENCE.to_owned(),
                 leeway: self.settings.leeway,
+                algorithms: Algorithm::ALL.to_vec(),
             },
             JwksCache::fixed(JwkSet {
                 keys: ring.published().to_vec(),
@@ -107,7 +110,7 @@ impl AppState {
     async fn reload_keys(self: &Arc<Self>) {
         let state = self.clone();
         let loaded = tokio::task::spawn_blocking(move || {
-            load_ring(&state.data_dir, state.key_bits, &state.settings)
+            load_ring(&state.data_dir, state.key_spec, &state.settings)
         })
         .await;
         match loaded {
@@ -135,7 +138,7 @@ impl AppState {
 
 fn load_ring(
     data_dir: &std::path::Path,
-    key_bits: usize,
+    key_spec: KeySpec,
     settings: &Settings,
 ) -> Result<KeyRing, KeyRingError> {
     let max_lifetime = settings
@@ -144,7 +147,7 @@ fn load_ring(
         .as_secs();
     KeyRing::load_or_create(
         data_dir,
-        key_bits,
+        key_spec,
         max_lifetime,
         settings.leeway.as_secs(),
         zte_auth::unix_now(),
@@ -165,12 +168,15 @@ impl Application {
     /// Validates the configuration, binds the listener, loads (or creates) the signing keys
     /// and the client/user registry.
     pub async fn build(config: IdentityConfig) -> Result<Self, IdentityError> {
-        if config.key_bits < 2048 {
+        if config.key_bits < MIN_RSA_BITS {
             return Err(IdentityError::Config(format!(
-                "--key-bits {} is too small (min 2048)",
+                "--key-bits {} is too small (min {MIN_RSA_BITS})",
                 config.key_bits
             )));
         }
+        let key_spec = config
+            .key_spec()
+            .map_err(|e| IdentityError::Config(format!("--signing-alg/--key-bits: {e}")))?;
         require_positive(&[
             ("--key-reload-interval", config.key_reload_interval),
             ("--shutdown-timeout", config.shutdown_timeout),
@@ -204,15 +210,14 @@ impl Application {
         })
         .await
         .map_err(|e| IdentityError::Task(e.to_string()))??;
-        let (data_dir, key_bits, ring_settings) =
-            (config.data_dir.clone(), config.key_bits, settings.clone());
+        let (data_dir, ring_settings) = (config.data_dir.clone(), settings.clone());
         let ring =
-            tokio::task::spawn_blocking(move || load_ring(&data_dir, key_bits, &ring_settings))
+            tokio::task::spawn_blocking(move || load_ring(&data_dir, key_spec, &ring_settings))
                 .await
                 .map_err(|e| IdentityError::Task(e.to_string()))??;
         let (clients, users) = registry.counts();
         tracing::info!(
-            %issuer, %local_addr, kid = %ring.active().kid(),
+            %issuer, %local_addr, kid = %ring.active().kid(), alg = %ring.active().algorithm(),
             published_keys = ring.published().len(), clients, users, demo,
             "identity service built"
         );
@@ -223,6 +228,7 @@ impl Application {
                     issuer: String::new(),
                     audience: String::new(),
                     leeway: Duration::ZERO,
+                    algorithms: Vec::new(),
                 },
                 JwksCache::fixed(JwkSet::default()),
             ),
@@ -239,7 +245,7 @@ impl Application {
             ready: AtomicBool::new(false),
             keys: placeholder,
             data_dir: config.data_dir,
-            key_bits: config.key_bits,
+            key_spec,
         });
         let keys = Arc::new(state.key_state(ring));
         *state.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;

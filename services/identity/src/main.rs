@@ -11,11 +11,12 @@ async fn main() -> ExitCode {
     let cli: Cli = zte_runtime::parse_args();
     zte_runtime::init_tracing();
     let result = match cli.command {
-        Some(Command::RotateKey(args)) => {
-            identity::rotate(&args.data_dir, args.key_bits, zte_auth::unix_now())
-                .map(|kid| println!("new active signing key: {kid}"))
-                .map_err(IdentityError::from)
-        }
+        Some(Command::RotateKey(args)) => match args.key_spec() {
+            Ok(spec) => identity::rotate(&args.data_dir, spec, zte_auth::unix_now())
+                .map(|kid| println!("new active signing key: {kid} ({})", spec.algorithm()))
+                .map_err(IdentityError::from),
+            Err(error) => Err(IdentityError::Config(error.to_string())),
+        },
         None => match Application::build(cli.serve).await {
             Ok(app) => app.run_until(zte_runtime::shutdown_signal()).await,
             Err(error) => Err(error),

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use zte_auth::TokenError;
+use zte_auth::{Algorithm, KeySpec, TokenError};
 use zte_testkit::{
     forge::{self, AT_JWT},
     identity::IdentitySetup,
@@ -56,15 +56,22 @@ async fn key_file_is_owner_only_and_reused_after_a_restart() {
 }
 
 #[tokio::test]
-async fn rotation_keeps_earlier_tokens_valid_and_signs_new_ones_with_the_new_key() {
+async fn rotation_from_ps256_to_es256_keeps_earlier_tokens_valid_and_signs_new_ones_with_the_new_key()
+ {
+    // A server whose first key is PS256 (RSA), as every deployment before ES256 had.
     let mut setup = IdentitySetup::new();
     setup.config.key_reload_interval = Duration::from_millis(100);
+    setup.config.signing_alg = Algorithm::Ps256;
     let app = setup.spawn().await;
     let old_kid = app.active_kid.clone();
     let before = app.user_token().await;
+    assert_eq!(forge::header_of(&before)["alg"], "PS256");
+    let old_event = app.exchange(&before, &[]).await.token();
+    assert_eq!(forge::header_of(&old_event)["alg"], "PS256");
 
-    // The same function `identity rotate-key` runs, while the server is up.
-    let new_kid = identity::rotate(&app.data_dir, 2048, zte_auth::unix_now()).unwrap();
+    // The same function `identity rotate-key` runs (its default: ES256), while the server is
+    // up.
+    let new_kid = identity::rotate(&app.data_dir, KeySpec::Es256, zte_auth::unix_now()).unwrap();
     assert_ne!(new_kid, old_kid);
     let kids = zte_testkit::wait_until(
         "the JWKS to publish the new key",
@@ -86,16 +93,32 @@ async fn rotation_keeps_earlier_tokens_valid_and_signs_new_ones_with_the_new_key
         vec![new_kid.clone(), old_kid.clone()],
         "active first, retired kept"
     );
+    // One JWKS with keys of both algorithms during the migration.
+    let jwks = app.get("/jwks").await;
+    let types: Vec<(&str, &str)> = jwks.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kty"].as_str().unwrap(), k["alg"].as_str().unwrap()))
+        .collect();
+    assert_eq!(types, [("EC", "ES256"), ("RSA", "PS256")]);
 
     let after = app.user_token().await;
     assert_eq!(forge::header_of(&after)["kid"], new_kid.as_str());
-    // A fresh validator (cold JWKS cache) accepts both.
+    assert_eq!(forge::header_of(&after)["alg"], "ES256");
+    // A fresh validator (cold JWKS cache) accepts both, and the PS256 event token issued
+    // before the rotation stays valid for Payments.
     let validator = app.validator("orders-service");
     validator.validate(&before).await.unwrap();
     validator.validate(&after).await.unwrap();
+    app.validator("payments-service")
+        .validate(&old_event)
+        .await
+        .unwrap();
     // The pre-rotation token can still be exchanged; the event token uses the new key.
     let event = app.exchange(&before, &[]).await.token();
     assert_eq!(forge::header_of(&event)["kid"], new_kid.as_str());
+    assert_eq!(forge::header_of(&event)["alg"], "ES256");
 
     // A token signed by a key that is not in the JWKS fails, here and at the exchange.
     let stranger = test_key();

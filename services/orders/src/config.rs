@@ -10,7 +10,10 @@
 use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
-use zte_auth::names::{ORDERS_AUDIENCE, ORDERS_CLIENT_ID};
+use zte_auth::{
+    Algorithm,
+    names::{ORDERS_AUDIENCE, ORDERS_CLIENT_ID},
+};
 use zte_runtime::{PrintEnv, ServiceConfig, ServiceDefaults as _, config as check, parse_duration};
 use zte_store::{StoreConfig, StoreSettings};
 
@@ -25,6 +28,8 @@ impl zte_store::DatabaseDefaults for OrdersDefaults {
 }
 /// Name of the default client key file inside `--data-dir`.
 pub const CLIENT_KEY_FILE: &str = "client-key.pk8";
+/// RSA modulus size of a new PS256 client key (`orders keygen --alg PS256`).
+pub const DEFAULT_CLIENT_KEY_BITS: usize = 3072;
 
 /// The command line: serve (default) or `keygen`.
 #[derive(Debug, Clone, Parser)]
@@ -62,6 +67,13 @@ pub struct KeygenArgs {
     /// Where to write the public JWK (JSON).
     #[arg(long)]
     pub public_jwk: PathBuf,
+    /// Algorithm of a new key: `ES256` (P-256) or `PS256` (RSA). An existing key is kept,
+    /// whatever its algorithm.
+    #[arg(long, default_value = "ES256")]
+    pub alg: Algorithm,
+    /// RSA modulus size of a new PS256 key (at least 2048).
+    #[arg(long, default_value_t = DEFAULT_CLIENT_KEY_BITS)]
+    pub key_bits: usize,
 }
 
 /// Orders service configuration.
@@ -190,6 +202,31 @@ mod tests {
             panic!("expected keygen");
         };
         assert_eq!(args.public_jwk, PathBuf::from("k.json"));
+        assert_eq!(args.alg, Algorithm::Es256, "ES256 by default");
+        let cli = Cli::parse_from([
+            "orders",
+            "keygen",
+            "--client-key",
+            "k",
+            "--public-jwk",
+            "j",
+            "--alg",
+            "PS256",
+        ]);
+        assert!(matches!(cli.command, Some(Command::Keygen(a)) if a.alg == Algorithm::Ps256));
+        assert!(
+            Cli::try_parse_from([
+                "orders",
+                "keygen",
+                "--client-key",
+                "k",
+                "--public-jwk",
+                "j",
+                "--alg",
+                "RS256"
+            ])
+            .is_err()
+        );
         let cli = Cli::parse_from(["orders", "--publish-timeout", "250ms"]);
         assert!(cli.command.is_none());
         assert_eq!(cli.serve.publish_timeout, Duration::from_millis(250));
@@ -205,7 +242,7 @@ mod tests {
              ORDERS_DATABASE_STATEMENT_TIMEOUT ORDERS_DATABASE_URL ORDERS_DATA_DIR \
              ORDERS_IDENTITY_TIMEOUT ORDERS_ISSUER ORDERS_JWKS_REFRESH_COOLDOWN ORDERS_JWKS_URI \
              ORDERS_KAFKA_BOOTSTRAP ORDERS_LISTEN ORDERS_PUBLISH_TIMEOUT ORDERS_SHUTDOWN_TIMEOUT \
-             ORDERS_TOKEN_ENDPOINT ORDERS_TOPIC RUST_LOG"
+             ORDERS_TOKEN_ALGORITHMS ORDERS_TOKEN_ENDPOINT ORDERS_TOPIC RUST_LOG"
         );
     }
 }

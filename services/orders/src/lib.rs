@@ -29,12 +29,9 @@ pub mod token;
 pub mod validate;
 
 pub use app::Application;
-pub use config::{Cli, Command, KeygenArgs, OrdersConfig};
+pub use config::{Cli, Command, DEFAULT_CLIENT_KEY_BITS, KeygenArgs, OrdersConfig};
 pub use error::{ApiError, OrdersError};
 pub use token::{EventTokenIssuer, EventTokenRequest, TokenIssueError};
-
-/// RSA key size of a newly generated client key.
-pub const CLIENT_KEY_BITS: usize = 3072;
 
 /// `orders keygen`: creates the client key if absent (mode 0600) and writes its public JWK.
 /// Returns the key id.
@@ -49,7 +46,8 @@ pub fn keygen(args: &KeygenArgs) -> Result<String, OrdersError> {
             source,
         })?;
     }
-    let key = zte_auth::SigningKey::load_or_generate(&args.client_key, CLIENT_KEY_BITS)?;
+    let spec = zte_auth::KeySpec::new(args.alg, args.key_bits)?;
+    let key = zte_auth::SigningKey::load_or_generate(&args.client_key, spec)?;
     key.write_public_jwk(&args.public_jwk)?;
     Ok(key.kid().to_owned())
 }

@@ -24,8 +24,15 @@ async fn real_identity_issues_a_bound_event_token_for_the_published_order() {
     let keygen = orders::KeygenArgs {
         client_key: dir.path().join("client-key.pk8"),
         public_jwk: dir.path().join("client-jwk.json"),
+        alg: zte_auth::Algorithm::Es256,
+        key_bits: orders::DEFAULT_CLIENT_KEY_BITS,
     };
     orders::keygen(&keygen).unwrap();
+    let jwk = zte_auth::PublicJwk::read_file(&keygen.public_jwk).unwrap();
+    assert_eq!(
+        (jwk.kty.as_str(), jwk.alg.as_deref()),
+        ("EC", Some("ES256"))
+    );
     let mut identity = IdentitySetup::new();
     identity.config.orders_client_jwk = Some(keygen.public_jwk.clone());
     let identity = identity.spawn().await;
@@ -63,6 +70,11 @@ async fn real_identity_issues_a_bound_event_token_for_the_published_order() {
     assert_eq!(
         claims.scopes().iter().collect::<Vec<_>>(),
         ["trigger_payments"]
+    );
+    // Identity signs ES256 by default.
+    assert_eq!(
+        zte_testkit::forge::header_of(&envelope.access_token)["alg"],
+        "ES256"
     );
     assert_eq!(claims.sub, user.sub);
     assert_eq!(claims.client_id, "orders-service");

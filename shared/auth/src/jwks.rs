@@ -589,10 +589,10 @@ pub(crate) mod test_server {
 #[cfg(test)]
 mod tests {
     use super::{test_server::JwksServer, *};
-    use crate::keys::SigningKey;
+    use crate::keys::{KeySpec, SigningKey};
 
     fn key() -> SigningKey {
-        SigningKey::generate(2048).unwrap()
+        SigningKey::generate(KeySpec::Es256).unwrap()
     }
 
     /// Waits (bounded) until `done` holds, polling.

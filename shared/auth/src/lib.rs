@@ -1,8 +1,10 @@
-//! Access tokens for the whole system: issuing (RFC 9068 `at+jwt`, PS256) and validating them
-//! the way RFC 8725 asks, with a JWKS cache shared by every service.
+//! Access tokens for the whole system: issuing (RFC 9068 `at+jwt`, ES256 or PS256) and
+//! validating them the way RFC 8725 asks, with a JWKS cache shared by every service.
 //!
-//! - [`keys`]: RSA signing keys (PKCS#8 on disk, owner-only) and their public JWKs (JSON
-//!   files for client registration).
+//! - [`algorithm`]: the signature algorithms (ES256, the default for new keys, and PS256) and
+//!   allow-lists of them.
+//! - [`keys`]: signing keys (P-256 or RSA; PKCS#8 on disk, owner-only) and their public JWKs
+//!   (JSON files for client registration).
 //! - [`jws`]: compact JWS signing and the untrusted-header checks done before any key lookup.
 //! - [`claims`]: the claim sets (user and event tokens, client assertions) and scopes.
 //! - [`jwks`]: the JWKS cache (one background refresher: on the TTL and, at most once per
@@ -18,6 +20,7 @@
 //!
 //! The gRPC authentication layer built on this is in `zte-grpc`.
 
+pub mod algorithm;
 pub mod claims;
 pub mod http;
 pub mod jwks;
@@ -28,10 +31,11 @@ pub mod oauth;
 pub mod oauth_client;
 pub mod validator;
 
+pub use algorithm::Algorithm;
 pub use claims::{AccessTokenClaims, Actor, ClientAssertionClaims, IntrospectionJwtClaims, Scopes};
 pub use http::{HttpError, OutboundHttp};
 pub use jwks::{JwksCache, JwksError};
-pub use keys::{JwkSet, KeyError, PublicJwk, SigningKey, VerifyingKey};
+pub use keys::{JwkSet, KeyError, KeySpec, PublicJwk, SigningKey, VerifyingKey};
 pub use validator::{TokenError, TokenValidator, ValidatorConfig};
 
 /// Current Unix time in seconds.

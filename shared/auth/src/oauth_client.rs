@@ -1,8 +1,8 @@
 //! OAuth 2.0 client for any standards-compliant token endpoint: the password grant (demo
 //! users) and RFC 8693 token exchange authenticated with an RFC 7523 client assertion
-//! (`private_key_jwt`, PS256). The exchange is generic: what a particular server binds the
-//! issued token to travels in [`TokenExchange::extra`] (Orders adds the event's order id and
-//! payload hash).
+//! (`private_key_jwt`, signed with the client key's own algorithm: ES256 or PS256). The
+//! exchange is generic: what a particular server binds the issued token to travels in
+//! [`TokenExchange::extra`] (Orders adds the event's order id and payload hash).
 //!
 //! [`TokenClient`] retries only what may succeed on a second try: connection errors,
 //! timeouts and 5xx answers. A 4xx is the server's considered answer and is never retried.
@@ -99,7 +99,8 @@ pub struct ClientCredentials {
 }
 
 /// Builds an RFC 7523 client assertion: `iss` = `sub` = `client_id`, `aud` = `audience`,
-/// `iat` now, `exp` now + 60 s, a random `jti`; PS256, `typ: JWT`, `kid` of the key.
+/// `iat` now, `exp` now + 60 s, a random `jti`; the key's algorithm, `typ: JWT`, `kid` of
+/// the key.
 pub fn client_assertion(
     key: &SigningKey,
     client_id: &str,
@@ -327,7 +328,9 @@ mod tests {
     };
 
     use super::*;
-    use crate::{http::tests::raw_server, jws::UntrustedHeader};
+    use crate::{
+        algorithm::Algorithm, http::tests::raw_server, jws::UntrustedHeader, keys::KeySpec,
+    };
 
     /// A loopback token endpoint answering every request with `status` and the JSON `body`,
     /// counting requests; the identity service's own tests use the real server.
@@ -342,9 +345,10 @@ mod tests {
 
     #[test]
     fn client_assertion_has_rfc7523_shape() {
-        let key = SigningKey::generate(2048).unwrap();
+        let key = SigningKey::generate(KeySpec::Es256).unwrap();
         let a = client_assertion(&key, "orders-service", "http://as.test").unwrap();
-        let header = UntrustedHeader::parse(&a).unwrap();
+        let header = UntrustedHeader::parse(&a, &Algorithm::ALL).unwrap();
+        assert_eq!(header.alg, Algorithm::Es256);
         assert_eq!(header.typ.as_deref(), Some("JWT"));
         assert_eq!(header.kid.as_deref(), Some(key.kid()));
         let claims: ClientAssertionClaims = jws::verify(&a, key.verifying_key()).unwrap();

@@ -1,12 +1,13 @@
 //! Access-token validation, in the order RFC 8725 asks for:
 //!
-//! 1. parse the header without trusting it: `alg` must be PS256 (checked before any key
-//!    lookup), `typ` must be `at+jwt`, a `kid` must be present;
+//! 1. parse the header without trusting it: `alg` must be on the validator's allow-list
+//!    (checked before any key lookup), `typ` must be `at+jwt`, a `kid` must be present;
 //! 2. select the key by `kid` from the [`JwksCache`]: requests ([`TokenValidator::validate`])
 //!    may wait for a fetch that can start at once, never for a cooldown; records
 //!    ([`TokenValidator::validate_arrived`]) never wait at all, an undecided kid is a
 //!    transient error;
-//! 3. verify the signature, then `iss` (exact), `aud` (contains ours), `exp`/`nbf` with leeway.
+//! 3. verify the signature with the key's own algorithm (a header naming the other one is a
+//!    bad signature), then `iss` (exact), `aud` (contains ours), `exp`/`nbf` with leeway.
 //!
 //! Authorization (scopes, event binding) is the caller's job: `zte-grpc`'s auth layer and
 //! `zte-event`'s verifier.
@@ -14,6 +15,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::{
+    algorithm::Algorithm,
     claims::AccessTokenClaims,
     jwks::{JwksCache, JwksError},
     jws::{self, JwsError, UntrustedHeader},
@@ -26,7 +28,7 @@ pub enum TokenError {
     /// Not a well-formed JWS / JWT.
     #[error("malformed token: {0}")]
     Malformed(String),
-    /// `alg` is not PS256 (includes `none` and HS*).
+    /// `alg` is not on the allow-list (includes `none` and HS*).
     #[error("algorithm {0:?} is not allowed")]
     DisallowedAlgorithm(String),
     /// `typ` is not `at+jwt`.
@@ -125,12 +127,15 @@ pub struct ValidatorConfig {
     pub audience: String,
     /// Clock skew allowed on `exp` and `nbf`.
     pub leeway: Duration,
+    /// The algorithms accepted (the allow-list); everything else is refused before any key
+    /// lookup.
+    pub algorithms: Vec<Algorithm>,
 }
 
 /// The `kid` of an access token, after the header checks done before any key lookup
-/// (algorithm allow-list, `typ`).
-fn key_id(token: &str) -> Result<String, TokenError> {
-    let header = UntrustedHeader::parse(token)?;
+/// (the algorithm allow-list `allowed`, `typ`).
+fn key_id(token: &str, allowed: &[Algorithm]) -> Result<String, TokenError> {
+    let header = UntrustedHeader::parse(token, allowed)?;
     if !header.is_access_token() {
         return Err(TokenError::WrongType(header.typ.unwrap_or_default()));
     }
@@ -180,7 +185,7 @@ impl TokenValidator {
     /// verified token's other properties decide the error (an event token presented to a
     /// gRPC endpoint is `PERMISSION_DENIED` whatever its audience).
     pub async fn verify_at(&self, token: &str, now: i64) -> Result<AccessTokenClaims, TokenError> {
-        let kid = key_id(token)?;
+        let kid = key_id(token, &self.config.algorithms)?;
         let key = self.keys.key(&kid).await?;
         self.verify_with(token, &key, now)
     }
@@ -195,7 +200,7 @@ impl TokenValidator {
         now: i64,
         arrived: SystemTime,
     ) -> Result<AccessTokenClaims, TokenError> {
-        let kid = key_id(token)?;
+        let kid = key_id(token, &self.config.algorithms)?;
         let key = self.keys.lookup(&kid, arrived)?;
         let claims = self.verify_with(token, &key, now)?;
         self.check_audience(&claims)?;
@@ -241,7 +246,7 @@ mod tests {
     use super::*;
     use crate::{
         claims::Audience,
-        keys::{JwkSet, SigningKey},
+        keys::{JwkSet, KeySpec, SigningKey},
     };
 
     const ISS: &str = "http://issuer.test";
@@ -263,19 +268,39 @@ mod tests {
         }
     }
 
-    fn setup() -> (SigningKey, TokenValidator) {
-        let key = SigningKey::generate(2048).unwrap();
-        let validator = TokenValidator::new(
-            ValidatorConfig {
-                issuer: ISS.into(),
-                audience: "orders".into(),
-                leeway: Duration::from_secs(5),
-            },
-            JwksCache::fixed(JwkSet {
-                keys: vec![key.public_jwk()],
-            }),
-        );
-        (key, validator)
+    /// An ES256 and a PS256 key, both published, and a validator accepting both algorithms.
+    struct Setup {
+        ec: SigningKey,
+        rsa: SigningKey,
+        v: TokenValidator,
+    }
+
+    impl Setup {
+        fn keys(&self) -> [&SigningKey; 2] {
+            [&self.ec, &self.rsa]
+        }
+    }
+
+    fn config(algorithms: &[Algorithm]) -> ValidatorConfig {
+        ValidatorConfig {
+            issuer: ISS.into(),
+            audience: "orders".into(),
+            leeway: Duration::from_secs(5),
+            algorithms: algorithms.to_vec(),
+        }
+    }
+
+    fn jwks(keys: &[&SigningKey]) -> JwksCache {
+        JwksCache::fixed(JwkSet {
+            keys: keys.iter().map(|k| k.public_jwk()).collect(),
+        })
+    }
+
+    fn setup() -> Setup {
+        let ec = SigningKey::generate(KeySpec::Es256).unwrap();
+        let rsa = SigningKey::generate(KeySpec::Ps256 { bits: 2048 }).unwrap();
+        let v = TokenValidator::new(config(&Algorithm::ALL), jwks(&[&ec, &rsa]));
+        Setup { ec, rsa, v }
     }
 
     fn forge(header: &str, claims: &AccessTokenClaims, signature: &[u8]) -> String {
@@ -287,67 +312,79 @@ mod tests {
         )
     }
 
+    /// `token` with its header replaced (claims and signature kept).
+    fn rehead(token: &str, header: &str) -> String {
+        let (_, rest) = token.split_once('.').unwrap();
+        format!("{}.{rest}", URL_SAFE_NO_PAD.encode(header))
+    }
+
     #[tokio::test]
     async fn valid_token_passes_and_each_claim_check_can_fail() {
-        let (key, v) = setup();
-        let now = crate::unix_now();
-        let ok = jws::sign(&key, "at+jwt", &claims(now)).unwrap();
-        assert_eq!(v.validate_at(&ok, now).await.unwrap().sub, "alice");
+        let s = setup();
+        let v = &s.v;
+        for key in s.keys() {
+            let now = crate::unix_now();
+            let ok = jws::sign(key, "at+jwt", &claims(now)).unwrap();
+            assert_eq!(v.validate_at(&ok, now).await.unwrap().sub, "alice");
 
-        let mut c = claims(now);
-        c.iss = "http://evil".into();
-        let t = jws::sign(&key, "at+jwt", &c).unwrap();
-        assert_eq!(
-            v.validate_at(&t, now).await,
-            Err(TokenError::WrongIssuer("http://evil".into()))
-        );
+            let mut c = claims(now);
+            c.iss = "http://evil".into();
+            let t = jws::sign(key, "at+jwt", &c).unwrap();
+            assert_eq!(
+                v.validate_at(&t, now).await,
+                Err(TokenError::WrongIssuer("http://evil".into()))
+            );
 
-        let mut c = claims(now);
-        c.aud = Audience::One("payments".into());
-        let t = jws::sign(&key, "at+jwt", &c).unwrap();
-        assert_eq!(v.validate_at(&t, now).await, Err(TokenError::WrongAudience));
+            let mut c = claims(now);
+            c.aud = Audience::One("payments".into());
+            let t = jws::sign(key, "at+jwt", &c).unwrap();
+            assert_eq!(v.validate_at(&t, now).await, Err(TokenError::WrongAudience));
 
-        assert_eq!(v.validate_at(&ok, now + 66).await, Err(TokenError::Expired));
-        assert!(v.validate_at(&ok, now + 64).await.is_ok(), "within leeway");
-        assert_eq!(
-            v.validate_at(&ok, now - 6).await,
-            Err(TokenError::NotYetValid)
-        );
+            assert_eq!(v.validate_at(&ok, now + 66).await, Err(TokenError::Expired));
+            assert!(v.validate_at(&ok, now + 64).await.is_ok(), "within leeway");
+            assert_eq!(
+                v.validate_at(&ok, now - 6).await,
+                Err(TokenError::NotYetValid)
+            );
 
-        let t = jws::sign(&key, "JWT", &claims(now)).unwrap();
-        assert_eq!(
-            v.validate_at(&t, now).await,
-            Err(TokenError::WrongType("JWT".into()))
-        );
+            let t = jws::sign(key, "JWT", &claims(now)).unwrap();
+            assert_eq!(
+                v.validate_at(&t, now).await,
+                Err(TokenError::WrongType("JWT".into()))
+            );
+        }
     }
 
     #[tokio::test]
     async fn alg_none_and_hs256_key_confusion_are_rejected_before_key_lookup() {
-        let (key, v) = setup();
+        let s = setup();
         let now = crate::unix_now();
-        let kid = key.kid();
-        let header = |alg: &str| format!(r#"{{"alg":"{alg}","typ":"at+jwt","kid":"{kid}"}}"#);
-        // HS256 "signed" with the public key's JWK as the HMAC secret.
-        let secret = serde_json::to_vec(&key.public_jwk()).unwrap();
-        let body = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header("HS256")),
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(now)).unwrap())
-        );
-        let tag = ring::hmac::sign(
-            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret),
-            body.as_bytes(),
-        );
-        let hs = format!("{body}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()));
-        for (alg, token) in [
-            ("none", forge(&header("none"), &claims(now), b"")),
-            ("HS256", hs),
-            ("RS256", forge(&header("RS256"), &claims(now), b"x")),
-        ] {
-            assert_eq!(
-                v.validate_at(&token, now).await,
-                Err(TokenError::DisallowedAlgorithm(alg.into()))
+        for key in s.keys() {
+            let kid = key.kid();
+            let header = |alg: &str| format!(r#"{{"alg":"{alg}","typ":"at+jwt","kid":"{kid}"}}"#);
+            // HS256 "signed" with the public key's JWK as the HMAC secret.
+            let secret = serde_json::to_vec(&key.public_jwk()).unwrap();
+            let body = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header("HS256")),
+                URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(now)).unwrap())
             );
+            let tag = ring::hmac::sign(
+                &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret),
+                body.as_bytes(),
+            );
+            let hs = format!("{body}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()));
+            for (alg, token) in [
+                ("none", forge(&header("none"), &claims(now), b"")),
+                ("HS256", hs),
+                ("RS256", forge(&header("RS256"), &claims(now), b"x")),
+                ("ES384", forge(&header("ES384"), &claims(now), b"x")),
+            ] {
+                assert_eq!(
+                    s.v.validate_at(&token, now).await,
+                    Err(TokenError::DisallowedAlgorithm(alg.into()))
+                );
+            }
         }
     }
 
@@ -355,37 +392,64 @@ mod tests {
     async fn disallowed_algorithms_never_reach_the_jwks() {
         // The JWKS is unreachable (closed loopback port): had the validator looked the kid
         // up, the answer would be `KeysUnavailable`, not the algorithm refusal.
-        let v = TokenValidator::new(
-            ValidatorConfig {
-                issuer: ISS.into(),
-                audience: "orders".into(),
-                leeway: Duration::from_secs(5),
-            },
+        let unreachable = || {
             JwksCache::remote(
                 "http://127.0.0.1:9/jwks",
                 crate::http::OutboundHttp::new(Duration::from_secs(1)).unwrap(),
                 Duration::from_secs(1),
                 Duration::from_secs(60),
-            ),
-        );
+            )
+        };
         let now = crate::unix_now();
-        for alg in ["none", "HS256", "RS256", "ES256", "PS384", "ps256"] {
-            let token = forge(
+        let token = |alg: &str| {
+            forge(
                 &format!(r#"{{"alg":"{alg}","typ":"at+jwt","kid":"unknown"}}"#),
                 &claims(now),
                 b"sig",
-            );
+            )
+        };
+        let v = TokenValidator::new(config(&Algorithm::ALL), unreachable());
+        for alg in ["none", "HS256", "RS256", "ES384", "PS384", "ps256", "es256"] {
             assert_eq!(
-                v.validate_at(&token, now).await,
+                v.validate_at(&token(alg), now).await,
                 Err(TokenError::DisallowedAlgorithm(alg.into()))
             );
+        }
+        // A supported algorithm left off this validator's list is refused the same way.
+        for (allowed, refused) in [(Algorithm::Es256, "PS256"), (Algorithm::Ps256, "ES256")] {
+            let v = TokenValidator::new(config(&[allowed]), unreachable());
+            assert_eq!(
+                v.validate_at(&token(refused), now).await,
+                Err(TokenError::DisallowedAlgorithm(refused.into()))
+            );
+            assert!(!v.keys().is_loaded(), "no JWKS fetch happened");
         }
         assert!(!v.keys().is_loaded(), "no JWKS fetch happened");
     }
 
     #[tokio::test]
+    async fn a_validator_accepts_only_its_listed_algorithms() {
+        let s = setup();
+        let now = crate::unix_now();
+        let es = jws::sign(&s.ec, "at+jwt", &claims(now)).unwrap();
+        let ps = jws::sign(&s.rsa, "at+jwt", &claims(now)).unwrap();
+        let only_es = TokenValidator::new(config(&[Algorithm::Es256]), jwks(&[&s.ec, &s.rsa]));
+        assert!(only_es.validate_at(&es, now).await.is_ok());
+        assert_eq!(
+            only_es.validate_at(&ps, now).await,
+            Err(TokenError::DisallowedAlgorithm("PS256".into()))
+        );
+        let only_ps = TokenValidator::new(config(&[Algorithm::Ps256]), jwks(&[&s.ec, &s.rsa]));
+        assert!(only_ps.validate_at(&ps, now).await.is_ok());
+        assert_eq!(
+            only_ps.validate_at(&es, now).await,
+            Err(TokenError::DisallowedAlgorithm("ES256".into()))
+        );
+    }
+
+    #[tokio::test]
     async fn issuer_must_match_exactly() {
-        let (key, v) = setup();
+        let s = setup();
         let now = crate::unix_now();
         for iss in [
             format!("{ISS}/"),
@@ -396,9 +460,9 @@ mod tests {
         ] {
             let mut c = claims(now);
             c.iss = iss.clone();
-            let t = jws::sign(&key, "at+jwt", &c).unwrap();
+            let t = jws::sign(&s.ec, "at+jwt", &c).unwrap();
             assert_eq!(
-                v.validate_at(&t, now).await,
+                s.v.validate_at(&t, now).await,
                 Err(TokenError::WrongIssuer(iss))
             );
         }
@@ -406,48 +470,113 @@ mod tests {
 
     #[tokio::test]
     async fn foreign_key_under_a_known_kid_and_tampering_fail_the_signature() {
-        let (key, v) = setup();
+        let s = setup();
+        let v = &s.v;
         let now = crate::unix_now();
-        let foreign = SigningKey::generate(2048).unwrap();
-        // Sign with the foreign key, then splice in the trusted kid.
-        let token = jws::sign(&foreign, "at+jwt", &claims(now)).unwrap();
-        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-        parts[0] = URL_SAFE_NO_PAD.encode(format!(
-            r#"{{"alg":"PS256","typ":"at+jwt","kid":"{}"}}"#,
-            key.kid()
-        ));
-        assert_eq!(
-            v.validate_at(&parts.join("."), now).await,
-            Err(TokenError::BadSignature)
-        );
-        // Unknown kid (the foreign key's own).
-        assert_eq!(
-            v.validate_at(&token, now).await,
-            Err(TokenError::UnknownKey(foreign.kid().into()))
-        );
-        // Tampered claims under a valid signature.
-        let ok = jws::sign(&key, "at+jwt", &claims(now)).unwrap();
-        let mut parts: Vec<String> = ok.split('.').map(str::to_owned).collect();
-        let mut c = claims(now);
-        c.sub = "mallory".into();
-        parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap());
-        assert_eq!(
-            v.validate_at(&parts.join("."), now).await,
-            Err(TokenError::BadSignature)
-        );
-        // No kid at all.
-        let nokid = forge(r#"{"alg":"PS256","typ":"at+jwt"}"#, &claims(now), b"x");
-        assert_eq!(
-            v.validate_at(&nokid, now).await,
-            Err(TokenError::MissingKeyId)
-        );
+        for (key, spec) in [
+            (&s.ec, KeySpec::Es256),
+            (&s.rsa, KeySpec::Ps256 { bits: 2048 }),
+        ] {
+            let alg = key.algorithm();
+            let foreign = SigningKey::generate(spec).unwrap();
+            // Sign with the foreign key, then splice in the trusted kid.
+            let token = jws::sign(&foreign, "at+jwt", &claims(now)).unwrap();
+            let spliced = rehead(
+                &token,
+                &format!(r#"{{"alg":"{alg}","typ":"at+jwt","kid":"{}"}}"#, key.kid()),
+            );
+            assert_eq!(
+                v.validate_at(&spliced, now).await,
+                Err(TokenError::BadSignature)
+            );
+            // Unknown kid (the foreign key's own).
+            assert_eq!(
+                v.validate_at(&token, now).await,
+                Err(TokenError::UnknownKey(foreign.kid().into()))
+            );
+            // Tampered claims under a valid signature.
+            let ok = jws::sign(key, "at+jwt", &claims(now)).unwrap();
+            let mut parts: Vec<String> = ok.split('.').map(str::to_owned).collect();
+            let mut c = claims(now);
+            c.sub = "mallory".into();
+            parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap());
+            assert_eq!(
+                v.validate_at(&parts.join("."), now).await,
+                Err(TokenError::BadSignature)
+            );
+            // No kid at all.
+            let nokid = forge(
+                &format!(r#"{{"alg":"{alg}","typ":"at+jwt"}}"#),
+                &claims(now),
+                b"x",
+            );
+            assert_eq!(
+                v.validate_at(&nokid, now).await,
+                Err(TokenError::MissingKeyId)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_is_used_only_with_its_own_algorithm() {
+        let s = setup();
+        let now = crate::unix_now();
+        // A genuine token of each key, its header relabelled with the other algorithm (and
+        // the same kid): both algorithms are allowed, the key is known, and still it fails.
+        for (key, other) in [(&s.ec, Algorithm::Ps256), (&s.rsa, Algorithm::Es256)] {
+            let token = jws::sign(key, "at+jwt", &claims(now)).unwrap();
+            let relabelled = rehead(
+                &token,
+                &format!(
+                    r#"{{"alg":"{other}","typ":"at+jwt","kid":"{}"}}"#,
+                    key.kid()
+                ),
+            );
+            assert_eq!(
+                s.v.validate_at(&relabelled, now).await,
+                Err(TokenError::BadSignature)
+            );
+        }
+        // ES256 signatures that are all zeros or DER-encoded (not JOSE r||s) fail.
+        let token = jws::sign(&s.ec, "at+jwt", &claims(now)).unwrap();
+        let (input, signature) = token.rsplit_once('.').unwrap();
+        let rs = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        let der = der_ecdsa_signature(&rs[..32], &rs[32..]);
+        for signature in [vec![0u8; 64], der] {
+            let bad = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&signature));
+            assert_eq!(
+                s.v.validate_at(&bad, now).await,
+                Err(TokenError::BadSignature)
+            );
+        }
+    }
+
+    /// The ASN.1 DER `ECDSA-Sig-Value` of `r`, `s` (what OpenSSL and Java produce, and
+    /// what JOSE does not use).
+    fn der_ecdsa_signature(r: &[u8], s: &[u8]) -> Vec<u8> {
+        let integer = |v: &[u8]| {
+            let v = &v[v.iter().position(|b| *b != 0).unwrap_or(v.len() - 1)..];
+            let mut out = vec![0x02];
+            if v[0] & 0x80 != 0 {
+                out.push(u8::try_from(v.len() + 1).unwrap());
+                out.push(0);
+            } else {
+                out.push(u8::try_from(v.len()).unwrap());
+            }
+            out.extend_from_slice(v);
+            out
+        };
+        let body = [integer(r), integer(s)].concat();
+        let mut out = vec![0x30, u8::try_from(body.len()).unwrap()];
+        out.extend(body);
+        out
     }
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
         #[test]
         fn arbitrary_input_never_panics_and_is_refused(input in ".{0,600}", bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
-            let (_key, v) = SHARED.clone();
+            let v = SHARED.v.clone();
             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
             for candidate in [input.clone(), String::from_utf8_lossy(&bytes).into_owned(), format!("{input}.{input}.{input}")] {
                 let result = rt.block_on(v.validate(&candidate));
@@ -456,6 +585,5 @@ mod tests {
         }
     }
 
-    static SHARED: std::sync::LazyLock<(SigningKey, TokenValidator)> =
-        std::sync::LazyLock::new(setup);
+    static SHARED: std::sync::LazyLock<Setup> = std::sync::LazyLock::new(setup);
 }

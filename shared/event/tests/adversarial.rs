@@ -13,13 +13,10 @@ mod common;
 
 use std::{collections::BTreeSet, time::Duration};
 
-use base64::{
-    Engine as _,
-    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
-};
+use base64::{Engine as _, engine::general_purpose::STANDARD};
 use prost::Message;
 use serde_json::Value;
-use zte_auth::{JwkSet, JwksCache, TokenValidator, ValidatorConfig, jws::UntrustedHeader};
+use zte_auth::{Algorithm, JwkSet, JwksCache, SigningKey, TokenValidator, ValidatorConfig};
 use zte_event::{EventVerifier, VerifierLimits};
 use zte_proto::events::v1::EventEnvelope;
 
@@ -45,6 +42,10 @@ fn verifier(case: &Value) -> EventVerifier {
                     .as_u64()
                     .expect("leeway_seconds is a number"),
             ),
+            algorithms: strings(settings, "allowed_algs")
+                .into_iter()
+                .map(|alg| alg.parse().expect("allowed_algs names ES256 or PS256"))
+                .collect(),
         },
         // A fixed key set: an unknown kid is a permanent `unknown_key`, as in every client.
         JwksCache::fixed(jwks),
@@ -66,32 +67,9 @@ fn verifier(case: &Value) -> EventVerifier {
     )
 }
 
-/// True once `zte_auth` puts ES256 on its allow-list (the performance issue's ES256 work).
-fn rust_verifier_accepts_es256() -> bool {
-    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256","typ":"at+jwt","kid":"k"}"#);
-    UntrustedHeader::parse(&format!("{header}.e30.c2ln")).is_ok()
-}
-
-/// Until then, the cases whose outcome needs an ES256 key refuse the algorithm instead (or,
-/// for a PS256 token naming the EC key, miss the key, which the PS256-only JWKS cache skips).
-/// Each still ends refused: no case the file refuses is ever accepted.
-fn outcome_before_es256(name: &str) -> Option<&'static str> {
-    match name {
-        "valid_es256"
-        | "foreign_key_under_known_kid_es256"
-        | "es256_header_with_rsa_kid"
-        | "es256_zero_signature"
-        | "es256_der_signature" => Some("disallowed_algorithm"),
-        "ps256_header_with_ec_kid" => Some("unknown_key"),
-        _ => None,
-    }
-}
-
 #[tokio::test]
 async fn every_case_ends_as_payments_says() {
-    let es256 = rust_verifier_accepts_es256();
     let mut failures = Vec::new();
-    let mut pending = Vec::new();
     for case in cases() {
         let name = str_of(&case, "name");
         let expect = str_of(&case, "expect");
@@ -123,15 +101,8 @@ async fn every_case_ends_as_payments_says() {
                 Err(rejection) => rejection.reason(),
             };
         assert_eq!(consumer_path, outcome, "{name}: verify_arrived agrees");
-        let wanted = match outcome_before_es256(name) {
-            Some(before) if !es256 => {
-                pending.push(name.to_owned());
-                before
-            }
-            _ => expect,
-        };
-        if outcome != wanted {
-            failures.push(format!("{name}: expected {wanted}, got {outcome}"));
+        if outcome != expect {
+            failures.push(format!("{name}: expected {expect}, got {outcome}"));
         }
     }
     assert!(
@@ -139,10 +110,46 @@ async fn every_case_ends_as_payments_says() {
         "cases disagree:\n{}",
         failures.join("\n")
     );
-    if !pending.is_empty() {
-        eprintln!(
-            "zte_auth does not accept ES256 yet; checked against today's PS256-only outcome: {}",
-            pending.join(", ")
+}
+
+/// The file's JWKS names each of the generator's fixed issuer keys by the `kid` `zte_auth`
+/// gives it (the RFC 7638 thumbprint), for the P-256 key as for the RSA key: what the file
+/// publishes is what Identity would publish for the same key.
+#[test]
+fn the_files_kids_are_the_thumbprints_zte_auth_computes() {
+    let file_kids: BTreeSet<String> = cases()
+        .iter()
+        .flat_map(|case| array(&case["jwks"], "keys").to_vec())
+        .filter_map(|jwk| jwk["kid"].as_str().map(str::to_owned))
+        .collect();
+    for (pem, alg) in [
+        (
+            include_str!("../examples/gen_adversarial/keys/issuer-p256.pem"),
+            Algorithm::Es256,
+        ),
+        (
+            include_str!("../examples/gen_adversarial/keys/issuer-rsa.pem"),
+            Algorithm::Ps256,
+        ),
+    ] {
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let key = SigningKey::from_pkcs8_der(&STANDARD.decode(body).expect("PEM body is base64"))
+            .expect("a fixed test key");
+        assert_eq!(key.algorithm(), alg);
+        assert!(
+            file_kids.contains(key.kid()),
+            "{alg} key's kid {} is not in the file's JWKS ({file_kids:?})",
+            key.kid()
+        );
+        let jwk: JwkSet = serde_json::from_value(cases()[0]["jwks"].clone()).expect("a JWK Set");
+        let published = jwk
+            .keys
+            .iter()
+            .find(|k| k.kid.as_deref() == Some(key.kid()))
+            .expect("published");
+        assert_eq!(
+            published.to_verifying_key().expect("usable"),
+            *key.verifying_key()
         );
     }
 }

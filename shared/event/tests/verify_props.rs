@@ -12,7 +12,9 @@ use std::{sync::LazyLock, time::Duration};
 
 use proptest::prelude::*;
 use prost::Message;
-use zte_auth::{JwkSet, JwksCache, SigningKey, TokenValidator, ValidatorConfig};
+use zte_auth::{
+    Algorithm, JwkSet, JwksCache, KeySpec, SigningKey, TokenValidator, ValidatorConfig,
+};
 use zte_event::{EventVerifier, VerifierLimits};
 use zte_proto::events::v1::{EventEnvelope, ORDER_CREATED_TYPE};
 
@@ -32,12 +34,13 @@ static UNSIGNED_REASONS: LazyLock<Vec<String>> = LazyLock::new(|| {
 });
 
 static VERIFIER: LazyLock<(EventVerifier, tokio::runtime::Runtime)> = LazyLock::new(|| {
-    let key = SigningKey::generate(2048).unwrap();
+    let key = SigningKey::generate(KeySpec::Es256).unwrap();
     let validator = TokenValidator::new(
         ValidatorConfig {
             issuer: "http://issuer.test".into(),
             audience: "payments-service".into(),
             leeway: Duration::from_secs(5),
+            algorithms: Algorithm::ALL.to_vec(),
         },
         // A fixed key set: an unknown kid is a permanent `unknown_key`, never a network call.
         JwksCache::fixed(JwkSet {

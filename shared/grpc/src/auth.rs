@@ -23,28 +23,34 @@ use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
 use zte_auth::{
-    AccessTokenClaims, HttpError, JwksCache, OutboundHttp, TokenError, TokenValidator,
+    AccessTokenClaims, Algorithm, JwksCache, OutboundHttp, TokenError, TokenValidator,
     ValidatorConfig, names::SCOPE_TRIGGER_PAYMENTS,
 };
 use zte_runtime::{ServiceConfig, ServiceDefaults};
+
+use crate::server::ServiceError;
 
 /// Clock skew tolerated on the `exp`/`nbf` of the tokens a service accepts.
 pub const TOKEN_LEEWAY: Duration = Duration::from_secs(30);
 
 /// The validator of a service configured by `config`: tokens of exactly its issuer, naming
-/// its audience, signed by a key of its JWKS URI (fetched through `zte_auth`'s hardened
-/// [`OutboundHttp`], each fetch bounded by `http_timeout`; refreshed in the background on its
-/// TTL and, for unknown key ids, at most once per `--jwks-refresh-cooldown`).
+/// its audience, signed with an algorithm of `--token-algorithms` by a key of its JWKS URI
+/// (fetched through `zte_auth`'s hardened [`OutboundHttp`], each fetch bounded by
+/// `http_timeout`; refreshed in the background on its TTL and, for unknown key ids, at most
+/// once per `--jwks-refresh-cooldown`).
 pub fn token_validator<S: ServiceDefaults>(
     config: &ServiceConfig<S>,
     http_timeout: Duration,
-) -> Result<TokenValidator, HttpError> {
+) -> Result<TokenValidator, ServiceError> {
+    let algorithms = Algorithm::parse_list(&config.token_algorithms)
+        .map_err(|why| ServiceError::Config(format!("--token-algorithms: {why}")))?;
     let http = OutboundHttp::new(http_timeout)?;
     Ok(TokenValidator::new(
         ValidatorConfig {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             leeway: TOKEN_LEEWAY,
+            algorithms,
         },
         JwksCache::remote(
             config.jwks_uri(),

@@ -31,6 +31,9 @@ pub enum ServiceError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A setting is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
     /// The HTTP client for the JWKS could not be built.
     #[error("{0}")]
     Http(#[from] zte_auth::HttpError),

@@ -1,5 +1,5 @@
-//! The settings Orders and Payments share (listen address, Kafka, token issuer and JWKS,
-//! audience, data directory, shutdown deadline), parsed by one clap group and checked by one
+//! The settings Orders and Payments share (listen address, Kafka, token issuer, JWKS and
+//! accepted algorithms, audience, data directory, shutdown deadline), parsed by one clap group and checked by one
 //! function, so the two services cannot drift apart.
 //!
 //! Each service flattens a [`ServiceConfig<S>`] into its own configuration. `S` names the
@@ -89,6 +89,10 @@ pub struct ServiceConfig<S: ServiceDefaults> {
     /// Audience every accepted token must name.
     #[arg(long, env = S::env("AUDIENCE"), default_value = S::AUDIENCE)]
     pub audience: String,
+    /// Token signature algorithms accepted, comma-separated (the allow-list: `ES256`,
+    /// `PS256`); any other `alg` is refused before a key is looked up.
+    #[arg(long, env = S::env("TOKEN_ALGORITHMS"), default_value = "ES256,PS256")]
+    pub token_algorithms: String,
     /// Minimum time between JWKS refetches caused by unknown key ids (e.g. `10s`, `500ms`).
     #[arg(long, env = S::env("JWKS_REFRESH_COOLDOWN"), default_value = "10s", value_parser = parse_duration)]
     pub jwks_refresh_cooldown: Duration,
@@ -119,6 +123,7 @@ impl<S: ServiceDefaults> ServiceConfig<S> {
         require_non_empty(&[
             ("--kafka-bootstrap", &self.kafka_bootstrap),
             ("--audience", &self.audience),
+            ("--token-algorithms", &self.token_algorithms),
         ])?;
         require_topic_name("--topic", &self.topic)?;
         http_url("--issuer", &self.issuer)?;
@@ -169,7 +174,8 @@ mod tests {
         assert_eq!(
             names,
             "LOG_FORMAT RUST_LOG TEST_AUDIENCE TEST_DATA_DIR TEST_ISSUER TEST_JWKS_REFRESH_COOLDOWN \
-             TEST_JWKS_URI TEST_KAFKA_BOOTSTRAP TEST_LISTEN TEST_SHUTDOWN_TIMEOUT TEST_TOPIC"
+             TEST_JWKS_URI TEST_KAFKA_BOOTSTRAP TEST_LISTEN TEST_SHUTDOWN_TIMEOUT TEST_TOKEN_ALGORITHMS \
+             TEST_TOPIC"
         );
     }
 

@@ -10,6 +10,7 @@ use std::{
 use anyhow::{Context as _, bail};
 use tokio::process::Command;
 use tonic_health::pb::health_check_response::ServingStatus;
+use zte_auth::Algorithm;
 use zte_testkit::{
     clients::{OrdersClient, PaymentsClient, channel},
     free_port, kafka, unique_name, wait,
@@ -43,6 +44,8 @@ pub struct StackConfig {
     pub root: PathBuf,
     /// How long Orders waits for Kafka's delivery report.
     pub publish_timeout: Duration,
+    /// Algorithm of Identity's signing key and of the Orders client key (ES256 by default).
+    pub signing_alg: Algorithm,
 }
 
 impl StackConfig {
@@ -61,6 +64,7 @@ impl StackConfig {
             payments_addr: loopback(free_port()),
             root,
             publish_timeout: Duration::from_secs(10),
+            signing_alg: Algorithm::Es256,
         }
     }
 
@@ -133,7 +137,7 @@ impl Stack {
         let logs = config.root.join("logs");
         let client_key = config.root.join("orders/client-key.pk8");
         let client_jwk = config.root.join("orders/client-jwk.json");
-        keygen(&client_key, &client_jwk).await?;
+        keygen(&client_key, &client_jwk, config.signing_alg).await?;
 
         let identity = start(&logs, "identity", identity_args(&config, &client_jwk)).await?;
         let payments = start(&logs, "payments", payments_args(&config)).await?;
@@ -206,14 +210,16 @@ async fn start(logs: &Path, name: &str, args: Vec<String>) -> anyhow::Result<Ser
     ServiceProcess::spawn(name, binary(name).await?, args, vec![], log)
 }
 
-/// Runs `orders keygen` to create the Orders client key and its public JWK.
-pub async fn keygen(client_key: &Path, public_jwk: &Path) -> anyhow::Result<()> {
+/// Runs `orders keygen` to create the Orders client key (of `alg`) and its public JWK.
+pub async fn keygen(client_key: &Path, public_jwk: &Path, alg: Algorithm) -> anyhow::Result<()> {
     let output = Command::new(binary("orders").await?)
         .arg("keygen")
         .arg("--client-key")
         .arg(client_key)
         .arg("--public-jwk")
         .arg(public_jwk)
+        .arg("--alg")
+        .arg(alg.as_str())
         .output()
         .await?;
     if !output.status.success() {
@@ -239,6 +245,7 @@ fn identity_args(config: &StackConfig, client_jwk: &Path) -> Vec<String> {
         ("--issuer", config.issuer()),
         ("--data-dir", config.identity_dir().display().to_string()),
         ("--orders-client-jwk", client_jwk.display().to_string()),
+        ("--signing-alg", config.signing_alg.to_string()),
     ]);
     args.push("--demo".into());
     args

@@ -19,7 +19,8 @@ impl<T: Serialize + DeserializeOwned + biscuit::CompactJson + Clone> Signable fo
 /// `typ` of an access token (RFC 9068).
 pub const AT_JWT: &str = jws::TYP_ACCESS_TOKEN;
 
-/// Signs `claims` with `key` (PS256) under `typ`: a genuine signature, whatever the claims say.
+/// Signs `claims` with `key` (its own algorithm) under `typ`: a genuine signature, whatever the
+/// claims say.
 pub fn sign(key: &SigningKey, typ: &str, claims: &impl Signable) -> String {
     jws::sign(key, typ, claims).expect("signing test claims")
 }
@@ -66,7 +67,8 @@ pub fn hs256_keyed_with_public_key(
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
 }
 
-/// Signed (PS256) by `foreign` but naming `victim`'s `kid`: a valid signature by the wrong key.
+/// Signed by `foreign` (its own algorithm) but naming `victim`'s `kid`: a valid signature by
+/// the wrong key.
 pub fn foreign_key_under_kid(
     foreign: &SigningKey,
     victim: &SigningKey,
@@ -78,7 +80,7 @@ pub fn foreign_key_under_kid(
     let (_, signed) = token.split_once('.').expect("a compact JWS");
     format!(
         "{}.{signed}",
-        URL_SAFE_NO_PAD.encode(header("PS256", typ, victim.kid()))
+        URL_SAFE_NO_PAD.encode(header(foreign.algorithm().as_str(), typ, victim.kid()))
     )
 }
 

@@ -373,6 +373,7 @@ impl IdentityApp {
                 issuer: self.issuer.clone(),
                 audience: audience.into(),
                 leeway: Duration::from_secs(5),
+                algorithms: zte_auth::Algorithm::ALL.to_vec(),
             },
             JwksCache::remote(
                 format!("{}/jwks", self.issuer),

@@ -181,6 +181,7 @@ fn fixed_validator(issuer: &str, audience: &str, key: &SigningKey) -> TokenValid
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             leeway: Duration::from_secs(5),
+            algorithms: zte_auth::Algorithm::ALL.to_vec(),
         },
         JwksCache::fixed(JwkSet {
             keys: vec![key.public_jwk()],

@@ -3,7 +3,7 @@
 
 use std::{sync::LazyLock, time::Duration};
 
-use zte_auth::{AccessTokenClaims, SigningKey};
+use zte_auth::{AccessTokenClaims, KeySpec, SigningKey};
 use zte_proto::events::v1::OrderCreated;
 
 /// The users (and passwords) the identity service provisions in demo mode.
@@ -21,9 +21,9 @@ pub const PAYMENTS_SERVICE: &str = zte_auth::names::PAYMENTS_AUDIENCE;
 /// The scopes of a user token.
 pub const USER_SCOPE: &str = "orders payments";
 
-/// RSA size of the keys made for tests: the smallest the validators accept (generation is the
-/// slow part of a test's start).
-const TEST_KEY_BITS: usize = 2048;
+/// RSA size of the PS256 keys made for tests: the smallest the validators accept (generation
+/// is the slow part of a test's start).
+const TEST_RSA_KEY_BITS: usize = 2048;
 
 /// The `orders-service` client key: the stand-in checks client assertions against it, the
 /// Orders app signs with it, the identity app registers its public JWK. Made once per test
@@ -40,9 +40,17 @@ pub fn gateway_client_key() -> SigningKey {
     KEY.clone()
 }
 
-/// A fresh RSA key of the size the tests use.
+/// A fresh ES256 (P-256) key, the default kind of key.
 pub fn test_key() -> SigningKey {
-    SigningKey::generate(TEST_KEY_BITS).expect("generating an RSA test key")
+    SigningKey::generate(KeySpec::Es256).expect("generating a P-256 test key")
+}
+
+/// A fresh PS256 (RSA) key of the size the tests use.
+pub fn test_rsa_key() -> SigningKey {
+    SigningKey::generate(KeySpec::Ps256 {
+        bits: TEST_RSA_KEY_BITS,
+    })
+    .expect("generating an RSA test key")
 }
 
 /// Claims of a user token for `sub` with `scope`, as the password grant issues it: both APIs

@@ -3,7 +3,7 @@
 use zte_testkit::identity::{EXCHANGE, IdentityApp};
 
 #[tokio::test]
-async fn metadata_jwks_and_health_describe_a_ps256_private_key_jwt_server() {
+async fn metadata_jwks_and_health_describe_an_es256_private_key_jwt_server() {
     let app = IdentityApp::spawn().await;
     let meta = app.get("/.well-known/oauth-authorization-server").await;
     assert_eq!(meta.status, 200);
@@ -23,7 +23,7 @@ async fn metadata_jwks_and_health_describe_a_ps256_private_key_jwt_server() {
     );
     assert_eq!(
         b["token_endpoint_auth_signing_alg_values_supported"],
-        serde_json::json!(["PS256"])
+        serde_json::json!(["ES256", "PS256"])
     );
     assert_eq!(
         b["introspection_endpoint"],
@@ -50,15 +50,22 @@ async fn metadata_jwks_and_health_describe_a_ps256_private_key_jwt_server() {
     assert_eq!(keys.len(), 1);
     let key = &keys[0];
     assert_eq!(
-        (&key["kid"], &key["alg"], &key["use"], &key["kty"]),
+        (
+            &key["kid"],
+            &key["alg"],
+            &key["use"],
+            &key["kty"],
+            &key["crv"]
+        ),
         (
             &app.active_kid.as_str().into(),
-            &"PS256".into(),
+            &"ES256".into(),
             &"sig".into(),
-            &"RSA".into()
+            &"EC".into(),
+            &"P-256".into()
         )
     );
-    for private in ["d", "p", "q", "dp", "dq", "qi"] {
+    for private in ["d", "p", "q", "dp", "dq", "qi", "n", "e"] {
         assert!(key.get(private).is_none(), "JWKS leaks {private}");
     }
     let health = app.get("/healthz").await;

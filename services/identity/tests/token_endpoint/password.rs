@@ -22,7 +22,7 @@ async fn password_grant_issues_a_short_lived_user_token_that_validates_against_t
     assert_eq!(
         (&header["alg"], &header["typ"], &header["kid"]),
         (
-            &"PS256".into(),
+            &"ES256".into(),
             &"at+jwt".into(),
             &app.active_kid.as_str().into()
         )

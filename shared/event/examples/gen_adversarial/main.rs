@@ -16,8 +16,8 @@
 //! holds for any clock from `NOW` until `NOT_BEFORE_FAR` (2096). PS256 and ECDSA signatures
 //! are randomized, so a regenerated file differs only in signature bytes.
 //!
-//! ES256 cases are signed here directly: the verifiers' allow-list is `["ES256", "PS256"]`
-//! even while Identity issues PS256 only.
+//! ES256 cases are signed here directly (with ring, not `zte_auth`, so the file does not
+//! merely agree with itself); the verifiers' allow-list is `["ES256", "PS256"]`.
 //!
 //! `jws` holds the keys and signs any header with any key, `builder` makes records around
 //! fresh orders, `cases` lists the cases.

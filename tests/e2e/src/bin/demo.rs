@@ -40,6 +40,9 @@ struct Args {
     /// Event topic.
     #[arg(long, default_value = "orders.order-created.v1")]
     topic: String,
+    /// Algorithm of Identity's signing key and the Orders client key (ES256 or PS256).
+    #[arg(long, default_value = "ES256")]
+    signing_alg: zte_auth::Algorithm,
 }
 
 #[tokio::main]
@@ -59,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
         payments_addr: args.payments_addr,
         root: root.clone(),
         publish_timeout: Duration::from_secs(10),
+        signing_alg: args.signing_alg,
     };
     config.create_topics().await?;
     println!(

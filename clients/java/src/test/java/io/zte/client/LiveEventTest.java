@@ -3,7 +3,9 @@ package io.zte.client;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
+import com.nimbusds.jose.JWSObject;
 import com.nimbusds.jose.util.JSONObjectUtils;
+import events.v1.Events.EventEnvelope;
 import io.grpc.CallOptions;
 import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannelBuilder;
@@ -177,6 +179,9 @@ class LiveEventTest {
       assertEquals("JAVA-☕", event.order().getItems(0).getSku());
       assertEquals("trigger_payments", event.claims().get("scope"));
       assertNotNull(event.claims().get("act"));
+      // Identity signs ES256 by default: this is a real ES256 event token, verified.
+      var token = EventEnvelope.parseFrom(record.value()).getAccessToken();
+      assertEquals("ES256", JWSObject.parse(token).getHeader().getAlgorithm().getName());
     }
   }
 }
