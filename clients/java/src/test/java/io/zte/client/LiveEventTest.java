@@ -180,8 +180,8 @@ class LiveEventTest {
       assertEquals("trigger_payments", event.claims().get("scope"));
       assertNotNull(event.claims().get("act"));
       // Identity signs ES256 by default: this is a real ES256 event token, verified.
-      var token = EventEnvelope.parseFrom(record.value()).getAccessToken();
-      assertEquals("ES256", JWSObject.parse(token).getHeader().getAlgorithm().getName());
+      var eventToken = EventEnvelope.parseFrom(record.value()).getAccessToken();
+      assertEquals("ES256", JWSObject.parse(eventToken).getHeader().getAlgorithm().getName());
     }
   }
 }
