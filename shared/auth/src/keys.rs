@@ -36,6 +36,16 @@ pub enum KeyError {
     /// The key material is not a usable key.
     #[error("invalid key: {0}")]
     Invalid(String),
+    /// A private key file others may read or change (see [`SigningKey::load`]).
+    #[error(
+        "key file {path} has mode {mode:o}: a private key must be readable by its owner only (chmod 600)"
+    )]
+    Exposed {
+        /// The file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// Reading or writing a key file failed.
     #[error("key file {path}: {source}")]
     Io {
@@ -154,12 +164,31 @@ impl SigningKey {
         })
     }
 
-    /// Loads a PKCS#8 DER key file.
+    /// Loads a PKCS#8 DER key file, refusing one that others may read or change: no
+    /// permission for others, none for the group either, except read when root owns the
+    /// file (a Kubernetes Secret mounted with `fsGroup` is `root:<fsGroup>` mode 0440, the
+    /// rule PostgreSQL applies to its TLS key).
     pub fn load(path: &Path) -> Result<Self, KeyError> {
-        let der = fs::read(path).map_err(|source| KeyError::Io {
+        let io = |source| KeyError::Io {
             path: path.display().to_string(),
             source,
-        })?;
+        };
+        let mut file = fs::File::open(path).map_err(io)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let metadata = file.metadata().map_err(io)?;
+            let mode = metadata.mode() & 0o7777;
+            let tolerated = if metadata.uid() == 0 { 0o040 } else { 0 };
+            if mode & 0o077 & !tolerated != 0 {
+                return Err(KeyError::Exposed {
+                    path: path.display().to_string(),
+                    mode,
+                });
+            }
+        }
+        let mut der = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut der).map_err(io)?;
         Self::from_pkcs8_der(&der)
     }
 
@@ -523,6 +552,41 @@ mod tests {
     use super::*;
 
     const SPECS: [KeySpec; 2] = [KeySpec::Es256, KeySpec::Ps256 { bits: 2048 }];
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_may_read_or_change_is_refused() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pk8");
+        let key = SigningKey::generate(KeySpec::Es256).unwrap();
+        key.store(&path).unwrap();
+        let root_owned = fs::metadata(&path).unwrap().uid() == 0;
+        for (mode, accepted) in [
+            (0o600, true),
+            (0o400, true),
+            (0o640, root_owned),
+            (0o440, root_owned),
+            (0o644, false),
+            (0o604, false),
+            (0o660, false),
+            (0o620, false),
+            (0o601, false),
+        ] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            match SigningKey::load(&path) {
+                Ok(loaded) => {
+                    assert!(accepted, "mode {mode:o} was accepted");
+                    assert_eq!(loaded.kid(), key.kid());
+                }
+                Err(KeyError::Exposed { mode: seen, .. }) => {
+                    assert!(!accepted, "mode {mode:o} was refused");
+                    assert_eq!(seen, mode);
+                }
+                Err(other) => panic!("mode {mode:o}: {other}"),
+            }
+        }
+    }
 
     #[test]
     fn generated_keys_round_trip_through_pkcs8_files_with_owner_only_mode() {
