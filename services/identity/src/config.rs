@@ -26,6 +26,8 @@ pub const ENV_GATEWAY_CLIENT_JWK: &str = "IDENTITY_GATEWAY_CLIENT_JWK";
 pub const ENV_USER_TOKEN_LIFETIME: &str = "IDENTITY_USER_TOKEN_LIFETIME";
 /// `--event-token-lifetime`: lifetime of exchanged event tokens.
 pub const ENV_EVENT_TOKEN_LIFETIME: &str = "IDENTITY_EVENT_TOKEN_LIFETIME";
+/// `--max-token-lifetime`: upper bound of every token lifetime setting.
+pub const ENV_MAX_TOKEN_LIFETIME: &str = "IDENTITY_MAX_TOKEN_LIFETIME";
 /// `--signing-alg`: algorithm of newly generated signing keys (`ES256` or `PS256`).
 pub const ENV_SIGNING_ALG: &str = "IDENTITY_SIGNING_ALG";
 /// `--key-bits`: RSA modulus size of newly generated PS256 signing keys.
@@ -43,8 +45,13 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:18080";
 pub const DEFAULT_DATA_DIR: &str = ".cache/identity";
 /// Default user-token lifetime: 15 minutes.
 pub const DEFAULT_USER_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
-/// Default event-token lifetime: 365 days (as in the source design).
-pub const DEFAULT_EVENT_TOKEN_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Default event-token lifetime: 7 days, the event topic's retention (Kafka's default
+/// `retention.ms`): an event is verified when it is consumed, which is within the retention.
+pub const DEFAULT_EVENT_TOKEN_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Default upper bound of the token lifetime settings: 30 days. A signing key stays
+/// published for the longest lifetime after its retirement, so this also bounds how long a
+/// retired (not revoked) key is trusted.
+pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Default algorithm of new signing keys.
 pub const DEFAULT_SIGNING_ALG: Algorithm = Algorithm::Es256;
 /// Default RSA key size (PS256 keys).
@@ -133,9 +140,13 @@ pub struct IdentityConfig {
     /// Lifetime of user tokens (password grant), e.g. `15m`.
     #[arg(long, env = ENV_USER_TOKEN_LIFETIME, default_value = "15m", value_parser = parse_lifetime)]
     pub user_token_lifetime: Duration,
-    /// Lifetime of event tokens (token exchange), e.g. `365d`.
-    #[arg(long, env = ENV_EVENT_TOKEN_LIFETIME, default_value = "365d", value_parser = parse_lifetime)]
+    /// Lifetime of event tokens (token exchange), e.g. `7d` (the event topic's retention).
+    #[arg(long, env = ENV_EVENT_TOKEN_LIFETIME, default_value = "7d", value_parser = parse_lifetime)]
     pub event_token_lifetime: Duration,
+    /// Upper bound of `--user-token-lifetime` and `--event-token-lifetime`: a longer one is
+    /// refused at start.
+    #[arg(long, env = ENV_MAX_TOKEN_LIFETIME, default_value = "30d", value_parser = parse_lifetime)]
+    pub max_token_lifetime: Duration,
     /// Algorithm of newly generated signing keys (the first one, and `rotate-key`'s):
     /// `ES256` (P-256) or `PS256` (RSA). Existing keys keep theirs.
     #[arg(long, env = ENV_SIGNING_ALG, default_value_t = DEFAULT_SIGNING_ALG)]
@@ -173,6 +184,7 @@ impl IdentityConfig {
             gateway_client_jwk: None,
             user_token_lifetime: DEFAULT_USER_TOKEN_LIFETIME,
             event_token_lifetime: DEFAULT_EVENT_TOKEN_LIFETIME,
+            max_token_lifetime: DEFAULT_MAX_TOKEN_LIFETIME,
             signing_alg: DEFAULT_SIGNING_ALG,
             key_bits: DEFAULT_KEY_BITS,
             key_reload_interval: DEFAULT_KEY_RELOAD_INTERVAL,
@@ -181,10 +193,21 @@ impl IdentityConfig {
         }
     }
 
-    /// The longest lifetime of any token this server issues: how long a retired key must
-    /// stay published.
-    pub fn max_token_lifetime(&self) -> Duration {
-        self.user_token_lifetime.max(self.event_token_lifetime)
+    /// Refuses a token lifetime above `--max-token-lifetime`.
+    pub fn check_lifetimes(&self) -> Result<(), String> {
+        for (flag, lifetime) in [
+            ("--user-token-lifetime", self.user_token_lifetime),
+            ("--event-token-lifetime", self.event_token_lifetime),
+        ] {
+            if lifetime > self.max_token_lifetime {
+                return Err(format!(
+                    "{flag} {}s is longer than --max-token-lifetime {}s",
+                    lifetime.as_secs(),
+                    self.max_token_lifetime.as_secs()
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -216,13 +239,33 @@ mod tests {
         assert_eq!(parsed.shutdown_timeout, local.shutdown_timeout);
         assert_eq!(parsed.key_reload_interval, local.key_reload_interval);
         assert_eq!(parsed.event_token_lifetime, local.event_token_lifetime);
+        assert_eq!(parsed.max_token_lifetime, local.max_token_lifetime);
         assert_eq!(parsed.signing_alg, local.signing_alg);
         assert_eq!(
             zte_runtime::env_vars(&<Cli as clap::CommandFactory>::command()).join(" "),
             "IDENTITY_CLIENTS_FILE IDENTITY_DATA_DIR IDENTITY_DEMO IDENTITY_EVENT_TOKEN_LIFETIME \
              IDENTITY_GATEWAY_CLIENT_JWK IDENTITY_ISSUER IDENTITY_KEY_BITS IDENTITY_KEY_RELOAD_INTERVAL IDENTITY_LEEWAY \
-             IDENTITY_LISTEN IDENTITY_ORDERS_CLIENT_JWK IDENTITY_SHUTDOWN_TIMEOUT \
+             IDENTITY_LISTEN IDENTITY_MAX_TOKEN_LIFETIME IDENTITY_ORDERS_CLIENT_JWK IDENTITY_SHUTDOWN_TIMEOUT \
              IDENTITY_SIGNING_ALG IDENTITY_USER_TOKEN_LIFETIME LOG_FORMAT RUST_LOG"
         );
+    }
+
+    #[test]
+    fn token_lifetimes_are_bounded_by_the_maximum() {
+        let mut config = IdentityConfig::local("d");
+        assert_eq!(
+            config.event_token_lifetime,
+            Duration::from_secs(7 * 24 * 3600)
+        );
+        assert!(config.event_token_lifetime <= config.max_token_lifetime);
+        assert_eq!(config.check_lifetimes(), Ok(()));
+        config.event_token_lifetime = config.max_token_lifetime + Duration::from_secs(1);
+        let error = config.check_lifetimes().unwrap_err();
+        assert!(error.contains("--event-token-lifetime"), "{error}");
+        config.event_token_lifetime = config.max_token_lifetime;
+        assert_eq!(config.check_lifetimes(), Ok(()));
+        config.max_token_lifetime = Duration::from_secs(600);
+        let error = config.check_lifetimes().unwrap_err();
+        assert!(error.contains("--user-token-lifetime"), "{error}");
     }
 }

@@ -177,6 +177,7 @@ impl Application {
         let key_spec = config
             .key_spec()
             .map_err(|e| IdentityError::Config(format!("--signing-alg/--key-bits: {e}")))?;
+        config.check_lifetimes().map_err(IdentityError::Config)?;
         require_positive(&[
             ("--key-reload-interval", config.key_reload_interval),
             ("--shutdown-timeout", config.shutdown_timeout),

@@ -36,8 +36,8 @@ use crate::{
     tokens::{ORDERS_SERVICE, PAYMENTS_SERVICE, USER_SCOPE, orders_client_key, test_key},
 };
 
-/// Lifetime of the event tokens the stand-in issues (the real default: a year).
-const EVENT_TOKEN_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Lifetime of the event tokens the stand-in issues (Identity's default: 7 days).
+const EVENT_TOKEN_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The published and the foreign key: slow to generate, so made once per test binary.
 static KEYS: LazyLock<(SigningKey, SigningKey)> = LazyLock::new(|| (test_key(), test_key()));

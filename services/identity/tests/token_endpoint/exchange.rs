@@ -46,7 +46,11 @@ async fn token_exchange_issues_an_event_token_bound_to_the_order_via_the_shared_
         Some(ACCESS_TOKEN_TYPE)
     );
     assert_eq!(response.scope.as_deref(), Some("trigger_payments"));
-    assert_eq!(response.expires_in, Some(365 * 24 * 3600));
+    assert_eq!(
+        response.expires_in,
+        Some(7 * 24 * 3600),
+        "the topic's retention"
+    );
     let claims = app
         .validator("payments-service")
         .validate(&response.access_token)
@@ -64,7 +68,7 @@ async fn token_exchange_issues_an_event_token_bound_to_the_order_via_the_shared_
     assert_eq!(claims.scope, "trigger_payments");
     assert_eq!(claims.order_transaction_id.as_deref(), Some(order.as_str()));
     assert_eq!(claims.event_payload_hash.as_deref(), Some(hash.as_str()));
-    assert_eq!(claims.exp - claims.iat, 365 * 24 * 3600);
+    assert_eq!(claims.exp - claims.iat, 7 * 24 * 3600);
     assert_eq!(forge::header_of(&response.access_token)["typ"], "at+jwt");
     // Not usable where user tokens go.
     assert_eq!(
