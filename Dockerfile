@@ -10,7 +10,7 @@
 # be owned by uid 10001 (on Kubernetes it is a subdirectory of the volume, see k8s/).
 # Not built on the development machine (no Docker engine there); see the README.
 
-FROM rust:1.88-bookworm AS builder
+FROM rust:1.89-bookworm AS builder
 # cmake and friends for librdkafka's bundled build (rdkafka-sys).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake \

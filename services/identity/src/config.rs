@@ -26,6 +26,8 @@ pub const ENV_GATEWAY_CLIENT_JWK: &str = "IDENTITY_GATEWAY_CLIENT_JWK";
 pub const ENV_USER_TOKEN_LIFETIME: &str = "IDENTITY_USER_TOKEN_LIFETIME";
 /// `--event-token-lifetime`: lifetime of exchanged event tokens.
 pub const ENV_EVENT_TOKEN_LIFETIME: &str = "IDENTITY_EVENT_TOKEN_LIFETIME";
+/// `--jwks-max-age`: `Cache-Control: max-age` of the JWKS (validators' refresh interval).
+pub const ENV_JWKS_MAX_AGE: &str = "IDENTITY_JWKS_MAX_AGE";
 /// `--max-token-lifetime`: upper bound of every token lifetime setting.
 pub const ENV_MAX_TOKEN_LIFETIME: &str = "IDENTITY_MAX_TOKEN_LIFETIME";
 /// `--signing-alg`: algorithm of newly generated signing keys (`ES256` or `PS256`).
@@ -56,6 +58,8 @@ pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3
 pub const DEFAULT_SIGNING_ALG: Algorithm = Algorithm::Es256;
 /// Default RSA key size (PS256 keys).
 pub const DEFAULT_KEY_BITS: usize = 2048;
+/// Default `max-age` of the JWKS: how long validators may keep a revoked key.
+pub const DEFAULT_JWKS_MAX_AGE: Duration = Duration::from_secs(300);
 /// Default key-ring reload interval.
 pub const DEFAULT_KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 /// Default clock-skew leeway.
@@ -87,6 +91,21 @@ pub enum Command {
     /// Generate a new active signing key; the previous one stays in the JWKS until every
     /// token it signed has expired. A running server picks the change up by itself.
     RotateKey(RotateKeyArgs),
+    /// Revoke a compromised signing key: it leaves the key ring at once (a running server
+    /// stops publishing it within `--key-reload-interval`, validators stop accepting it at
+    /// their next JWKS refresh, within `--jwks-max-age`). Revoking the active key makes a
+    /// new one first.
+    RevokeKey(RevokeKeyArgs),
+}
+
+/// Arguments of `identity revoke-key`.
+#[derive(Debug, Clone, Args)]
+pub struct RevokeKeyArgs {
+    /// The `kid` of the key to revoke.
+    pub kid: String,
+    /// Where the key ring lives, and the kind of key that replaces a revoked active key.
+    #[command(flatten)]
+    pub new_key: RotateKeyArgs,
 }
 
 /// Arguments of `identity rotate-key`.
@@ -154,9 +173,14 @@ pub struct IdentityConfig {
     /// RSA modulus size of newly generated PS256 signing keys (at least 2048).
     #[arg(long, env = ENV_KEY_BITS, default_value_t = DEFAULT_KEY_BITS)]
     pub key_bits: usize,
-    /// How often the key ring is re-read from the data directory (picks up `rotate-key`).
+    /// How often the key ring is re-read from the data directory (picks up `rotate-key`
+    /// and `revoke-key`).
     #[arg(long, env = ENV_KEY_RELOAD_INTERVAL, default_value = "5s", value_parser = parse_duration)]
     pub key_reload_interval: Duration,
+    /// `Cache-Control: max-age` of the JWKS (whole seconds, at least 1): validators refresh
+    /// on it, so a revoked key is accepted at most this long after the server's reload.
+    #[arg(long, env = ENV_JWKS_MAX_AGE, default_value = "5m", value_parser = parse_duration)]
+    pub jwks_max_age: Duration,
     /// Clock skew tolerated on subject tokens and client assertions.
     #[arg(long, env = ENV_LEEWAY, default_value = "5s", value_parser = parse_duration)]
     pub leeway: Duration,
@@ -188,6 +212,7 @@ impl IdentityConfig {
             signing_alg: DEFAULT_SIGNING_ALG,
             key_bits: DEFAULT_KEY_BITS,
             key_reload_interval: DEFAULT_KEY_RELOAD_INTERVAL,
+            jwks_max_age: DEFAULT_JWKS_MAX_AGE,
             leeway: DEFAULT_LEEWAY,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
@@ -229,6 +254,11 @@ mod tests {
             matches!(cli.command, Some(Command::RotateKey(a)) if a.signing_alg == Algorithm::Ps256)
         );
         assert!(Cli::try_parse_from(["identity", "--signing-alg", "HS256"]).is_err());
+        let cli = Cli::try_parse_from(["identity", "revoke-key", "--data-dir", "d", "k1"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::RevokeKey(a)) if a.kid == "k1" && a.new_key.data_dir == std::path::Path::new("d"))
+        );
+        assert!(Cli::try_parse_from(["identity", "revoke-key"]).is_err());
         assert!(Cli::try_parse_from(["identity", "--listen", "nope"]).is_err());
     }
 
@@ -240,11 +270,12 @@ mod tests {
         assert_eq!(parsed.key_reload_interval, local.key_reload_interval);
         assert_eq!(parsed.event_token_lifetime, local.event_token_lifetime);
         assert_eq!(parsed.max_token_lifetime, local.max_token_lifetime);
+        assert_eq!(parsed.jwks_max_age, local.jwks_max_age);
         assert_eq!(parsed.signing_alg, local.signing_alg);
         assert_eq!(
             zte_runtime::env_vars(&<Cli as clap::CommandFactory>::command()).join(" "),
             "IDENTITY_CLIENTS_FILE IDENTITY_DATA_DIR IDENTITY_DEMO IDENTITY_EVENT_TOKEN_LIFETIME \
-             IDENTITY_GATEWAY_CLIENT_JWK IDENTITY_ISSUER IDENTITY_KEY_BITS IDENTITY_KEY_RELOAD_INTERVAL IDENTITY_LEEWAY \
+             IDENTITY_GATEWAY_CLIENT_JWK IDENTITY_ISSUER IDENTITY_JWKS_MAX_AGE IDENTITY_KEY_BITS IDENTITY_KEY_RELOAD_INTERVAL IDENTITY_LEEWAY \
              IDENTITY_LISTEN IDENTITY_MAX_TOKEN_LIFETIME IDENTITY_ORDERS_CLIENT_JWK IDENTITY_SHUTDOWN_TIMEOUT \
              IDENTITY_SIGNING_ALG IDENTITY_USER_TOKEN_LIFETIME LOG_FORMAT RUST_LOG"
         );

@@ -38,9 +38,13 @@ pub const INTROSPECTION_PATH: &str = "/introspect";
 pub const REVOCATION_PATH: &str = "/revoke";
 /// Path of the RFC 8414 metadata document.
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
-/// Cache lifetime of metadata and JWKS. Short enough that a rotated key is seen quickly;
-/// validators also refetch on an unknown `kid`.
-const PUBLIC_CACHE_CONTROL: &str = "public, max-age=300";
+/// `Cache-Control` of metadata and the JWKS: `public, max-age=<--jwks-max-age>`. Validators
+/// refresh on it, so it bounds how long a revoked key is still accepted; they also refetch on
+/// an unknown `kid`, so a rotated key is seen at once.
+pub(crate) fn public_cache_control(max_age: std::time::Duration) -> HeaderValue {
+    HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs()))
+        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"))
+}
 
 /// The service's routes.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
@@ -56,34 +60,37 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-fn cacheable(body: serde_json::Value) -> Response {
+fn cacheable(state: &AppState, body: serde_json::Value) -> Response {
     let mut response = Json(body).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(PUBLIC_CACHE_CONTROL),
+        state.settings.public_cache_control.clone(),
     );
     response
 }
 
 async fn metadata(State(state): State<Arc<AppState>>) -> Response {
-    cacheable(json!({
-        "issuer": state.issuer,
-        "token_endpoint": state.token_endpoint,
-        "jwks_uri": format!("{}/jwks", state.issuer),
-        "grant_types_supported": [GRANT_TYPE_PASSWORD, GRANT_TYPE_TOKEN_EXCHANGE],
-        "token_endpoint_auth_methods_supported": [AUTH_METHOD_PRIVATE_KEY_JWT, AUTH_METHOD_NONE],
-        "token_endpoint_auth_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_str),
-        "introspection_endpoint": format!("{}{INTROSPECTION_PATH}", state.issuer),
-        "introspection_endpoint_auth_methods_supported": [AUTH_METHOD_PRIVATE_KEY_JWT],
-        "introspection_endpoint_auth_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_str),
-        "introspection_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_str),
-        "revocation_endpoint": format!("{}{REVOCATION_PATH}", state.issuer),
-        "revocation_endpoint_auth_methods_supported": [AUTH_METHOD_PRIVATE_KEY_JWT, AUTH_METHOD_NONE],
-        "revocation_endpoint_auth_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_str),
-        "scopes_supported": SCOPES,
-        // No authorization endpoint: no response types (RFC 8414 §2 lists the member).
-        "response_types_supported": [],
-    }))
+    cacheable(
+        &state,
+        json!({
+            "issuer": state.issuer,
+            "token_endpoint": state.token_endpoint,
+            "jwks_uri": format!("{}/jwks", state.issuer),
+            "grant_types_supported": [GRANT_TYPE_PASSWORD, GRANT_TYPE_TOKEN_EXCHANGE],
+            "token_endpoint_auth_methods_supported": [AUTH_METHOD_PRIVATE_KEY_JWT, AUTH_METHOD_NONE],
+            "token_endpoint_auth_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_str),
+            "introspection_endpoint": format!("{}{INTROSPECTION_PATH}", state.issuer),
+            "introspection_endpoint_auth_methods_supported": [AUTH_METHOD_PRIVATE_KEY_JWT],
+            "introspection_endpoint_auth_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_str),
+            "introspection_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_str),
+            "revocation_endpoint": format!("{}{REVOCATION_PATH}", state.issuer),
+            "revocation_endpoint_auth_methods_supported": [AUTH_METHOD_PRIVATE_KEY_JWT, AUTH_METHOD_NONE],
+            "revocation_endpoint_auth_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_str),
+            "scopes_supported": SCOPES,
+            // No authorization endpoint: no response types (RFC 8414 §2 lists the member).
+            "response_types_supported": [],
+        }),
+    )
 }
 
 async fn jwks(State(state): State<Arc<AppState>>) -> Response {
@@ -91,7 +98,7 @@ async fn jwks(State(state): State<Arc<AppState>>) -> Response {
         keys: state.keys().ring.published().to_vec(),
     };
     match serde_json::to_value(&set) {
-        Ok(value) => cacheable(value),
+        Ok(value) => cacheable(&state, value),
         Err(error) => {
             tracing::error!(%error, "serializing the JWKS failed");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()

@@ -43,9 +43,9 @@ use zte_runtime::{
     config::{http_url, require_positive},
 };
 
-pub use config::{Cli, Command, IdentityConfig, RotateKeyArgs};
+pub use config::{Cli, Command, IdentityConfig, RevokeKeyArgs, RotateKeyArgs};
 pub use error::{ErrorCode, IdentityError, OAuthError};
-pub use keyring::{KeyRing, KeyRingError, rotate};
+pub use keyring::{KeyRing, KeyRingError, Revoked, revoke, rotate};
 pub use opaque::{MemoryTokenStore, TokenStore};
 pub use registry::{DemoClientKeys, Registry};
 
@@ -58,6 +58,8 @@ pub(crate) struct Settings {
     pub(crate) user_token_lifetime: Duration,
     pub(crate) event_token_lifetime: Duration,
     pub(crate) leeway: Duration,
+    /// `Cache-Control` of the JWKS and metadata (from `--jwks-max-age`).
+    pub(crate) public_cache_control: axum::http::HeaderValue,
 }
 
 /// The current keys and a validator over exactly the published ones (for subject tokens).
@@ -178,6 +180,11 @@ impl Application {
             .key_spec()
             .map_err(|e| IdentityError::Config(format!("--signing-alg/--key-bits: {e}")))?;
         config.check_lifetimes().map_err(IdentityError::Config)?;
+        if config.jwks_max_age.as_secs() == 0 {
+            return Err(IdentityError::Config(
+                "--jwks-max-age must be at least 1s (it is sent in whole seconds)".into(),
+            ));
+        }
         require_positive(&[
             ("--key-reload-interval", config.key_reload_interval),
             ("--shutdown-timeout", config.shutdown_timeout),
@@ -193,6 +200,7 @@ impl Application {
             user_token_lifetime: config.user_token_lifetime,
             event_token_lifetime: config.event_token_lifetime,
             leeway: config.leeway,
+            public_cache_control: http::public_cache_control(config.jwks_max_age),
         };
 
         // The registry first: a bad registry must not leave a freshly generated key behind.

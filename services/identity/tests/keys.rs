@@ -155,4 +155,98 @@ async fn a_bad_configuration_fails_the_build_with_a_clear_error() {
     jwk.orders_client_jwk = Some(dir.path().join("missing.json"));
     let error = identity::Application::build(jwk).await.unwrap_err();
     assert!(error.to_string().contains("missing.json"), "{error}");
+
+    let mut lifetime = identity::IdentityConfig::local(dir.path());
+    lifetime.event_token_lifetime = Duration::from_secs(31 * 24 * 3600);
+    let error = identity::Application::build(lifetime).await.unwrap_err();
+    assert!(
+        error.to_string().contains("--max-token-lifetime"),
+        "{error}"
+    );
+}
+
+/// The kids `app`'s JWKS serves now.
+async fn served_kids(app: &zte_testkit::identity::IdentityApp) -> Vec<String> {
+    app.get("/jwks").await.body["keys"]
+        .as_array()
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|k| k["kid"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_revoked_key_leaves_the_jwks_and_validators_stop_accepting_it_within_their_refresh_interval()
+ {
+    const RELOAD: Duration = Duration::from_millis(100);
+    const MAX_AGE: Duration = Duration::from_secs(1);
+    let mut setup = IdentitySetup::new();
+    setup.config.key_reload_interval = RELOAD;
+    setup.config.jwks_max_age = MAX_AGE;
+    let app = setup.spawn().await;
+    let compromised = app.active_kid.clone();
+    let user_token = app.user_token().await;
+    let event_token = app.exchange(&user_token, &[]).await.token();
+    // Validators as Orders and Payments hold them: the key is cached, refreshed on the
+    // JWKS's max-age.
+    let orders = app.validator("orders-service");
+    let payments = app.validator("payments-service");
+    orders.validate(&user_token).await.unwrap();
+    payments.validate(&event_token).await.unwrap();
+
+    // What `identity revoke-key <kid>` runs, while the server is up: the active key, so a new
+    // one replaces it.
+    let revoked_at = std::time::Instant::now();
+    let revoked = identity::revoke(
+        &app.data_dir,
+        &compromised,
+        KeySpec::Es256,
+        zte_auth::unix_now(),
+    )
+    .unwrap();
+    let replacement = revoked.new_active.expect("a new active key");
+    zte_testkit::wait_until(
+        "the JWKS to drop the revoked key",
+        Duration::from_secs(10),
+        || async { (served_kids(&app).await == [replacement.clone()]).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let unpublished = revoked_at.elapsed();
+    // The validators stop accepting it at their next refresh, without being told.
+    zte_testkit::wait_until(
+        "the validators to refuse the revoked key",
+        Duration::from_secs(10),
+        || async {
+            let refused = orders.validate(&user_token).await
+                == Err(TokenError::UnknownKey(compromised.clone()))
+                && payments.validate(&event_token).await
+                    == Err(TokenError::UnknownKey(compromised.clone()));
+            refused.then_some(())
+        },
+    )
+    .await
+    .unwrap();
+    let refused = revoked_at.elapsed();
+    // Bound: the server's reload, then one refresh interval; 1.5 s of slack for a loaded
+    // machine (a validator that never refreshed would still accept after 10 s).
+    let bound = RELOAD + MAX_AGE + Duration::from_millis(1_500);
+    assert!(
+        refused <= bound,
+        "unpublished after {unpublished:?}, refused after {refused:?} (bound {bound:?})"
+    );
+    // And for good: the server refuses to exchange it, new tokens use the new key.
+    app.exchange(&user_token, &[])
+        .await
+        .assert_error(400, "invalid_grant");
+    let fresh = app.user_token().await;
+    assert_eq!(forge::header_of(&fresh)["kid"], replacement.as_str());
+    orders.validate(&fresh).await.unwrap();
+    assert_eq!(
+        orders.validate(&user_token).await,
+        Err(TokenError::UnknownKey(compromised.clone()))
+    );
+    app.stop().await;
 }
