@@ -26,6 +26,17 @@ pub const ORDERS_AUDIENCE: &str = "orders-service";
 /// Audience of tokens for the Payments API and of event tokens.
 pub const PAYMENTS_AUDIENCE: &str = "payments-service";
 
+/// RFC 8707 resource indicator of the Orders API: a password grant with
+/// `resource=urn:zte:api:orders` gets a token whose only audience is [`ORDERS_AUDIENCE`].
+pub const ORDERS_RESOURCE: &str = "urn:zte:api:orders";
+/// RFC 8707 resource indicator of the Payments API (audience [`PAYMENTS_AUDIENCE`]).
+pub const PAYMENTS_RESOURCE: &str = "urn:zte:api:payments";
+/// Every API a user token can be issued for: `(resource indicator, audience)`.
+pub const API_RESOURCES: [(&str, &str); 2] = [
+    (ORDERS_RESOURCE, ORDERS_AUDIENCE),
+    (PAYMENTS_RESOURCE, PAYMENTS_AUDIENCE),
+];
+
 /// Scope that lets a token read and create orders.
 pub const SCOPE_ORDERS: &str = "orders";
 /// Scope that lets a token read payments.

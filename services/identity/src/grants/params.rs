@@ -1,16 +1,21 @@
 //! The token request's form (RFC 6749 §3.2): `application/x-www-form-urlencoded`, UTF-8,
-//! each parameter at most once, empty values treated as absent (§3.1).
+//! each parameter at most once except `resource` (RFC 8707 §2 lets it repeat), empty values
+//! treated as absent (§3.1).
 
 use std::collections::HashMap;
 
 use axum::http::{HeaderMap, header};
+use zte_auth::oauth::param;
 
 use crate::error::OAuthError;
 
-/// The form parameters, each present at most once; empty values count as absent
-/// (RFC 6749 §3.1).
+/// Parameters that may be given more than once.
+const REPEATABLE: [&str; 1] = [param::RESOURCE];
+
+/// The form parameters, each present at most once (but see [`REPEATABLE`]); empty values
+/// count as absent (RFC 6749 §3.1).
 #[derive(Debug, Default)]
-pub struct Params(HashMap<String, String>);
+pub struct Params(HashMap<String, Vec<String>>);
 
 impl Params {
     /// Parses an `application/x-www-form-urlencoded` body.
@@ -28,7 +33,7 @@ impl Params {
         if std::str::from_utf8(body).is_err() {
             return Err(OAuthError::invalid_request("body is not UTF-8"));
         }
-        let mut params = HashMap::new();
+        let mut params: HashMap<String, Vec<String>> = HashMap::new();
         for (name, value) in url::form_urlencoded::parse(body) {
             if value.contains('\u{FFFD}') || name.contains('\u{FFFD}') {
                 return Err(OAuthError::invalid_request(
@@ -38,22 +43,26 @@ impl Params {
             if value.is_empty() {
                 continue;
             }
-            if params
-                .insert(name.to_string(), value.into_owned())
-                .is_some()
-            {
+            let values = params.entry(name.to_string()).or_default();
+            if !values.is_empty() && !REPEATABLE.contains(&name.as_ref()) {
                 return Err(OAuthError::invalid_request(format!(
                     "parameter {} is repeated",
                     safe_name(&name)
                 )));
             }
+            values.push(value.into_owned());
         }
         Ok(Self(params))
     }
 
-    /// The parameter `name`, if present.
+    /// The parameter `name` (its first value), if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.all(name).first().map(String::as_str)
+    }
+
+    /// Every value of the parameter `name`, in order (several only for a repeatable one).
+    pub fn all(&self, name: &str) -> &[String] {
+        self.0.get(name).map_or(&[], Vec::as_slice)
     }
 
     /// The parameter `name`, or `invalid_request` naming it.
@@ -93,6 +102,11 @@ mod tests {
         assert_eq!(ok.get("b"), None, "empty means absent");
         assert_eq!(ok.get("c"), Some("x y"));
         assert!(Params::parse(&form_headers(), b"a=1&a=2").is_err());
+        let resources =
+            Params::parse(&form_headers(), b"resource=urn%3Aa&a=1&resource=urn%3Ab").unwrap();
+        assert_eq!(resources.all("resource"), ["urn:a", "urn:b"]);
+        assert_eq!(resources.get("resource"), Some("urn:a"));
+        assert!(resources.all("missing").is_empty());
         assert!(Params::parse(&form_headers(), b"a=%FF").is_err());
         assert!(Params::parse(&HeaderMap::new(), b"a=1").is_err());
     }

@@ -1,18 +1,46 @@
 //! The resource-owner password grant (RFC 6749 §4.3), for demo users and scripted use only:
 //! enabled per client by configuration, argon2 verification bounded and off the async
-//! workers, and a user token for both APIs.
+//! workers, and a user token for the APIs named by RFC 8707 `resource` parameters (both
+//! when none is given).
 
 use zte_auth::{
     AccessTokenClaims,
-    names::{ORDERS_AUDIENCE, PAYMENTS_AUDIENCE},
+    names::{API_RESOURCES, ORDERS_AUDIENCE, PAYMENTS_AUDIENCE},
     oauth::param,
 };
 
-use super::{Request, TokenResponseBody, issue, parse_scope};
-use crate::error::OAuthError;
+use super::{Params, Request, TokenResponseBody, issue, parse_scope};
+use crate::error::{ErrorCode, OAuthError};
 
-/// Audiences of user tokens.
+/// Audiences of user tokens asked for without a `resource`.
 pub const USER_TOKEN_AUDIENCES: [&str; 2] = [ORDERS_AUDIENCE, PAYMENTS_AUDIENCE];
+
+/// The audiences of the token: one per `resource` asked for (RFC 8707 §2, in order, without
+/// repeats), or [`USER_TOKEN_AUDIENCES`] when none is. A resource that is not one of
+/// [`API_RESOURCES`] is `invalid_target`.
+fn audiences(params: &Params) -> Result<Vec<&'static str>, OAuthError> {
+    let resources = params.all(param::RESOURCE);
+    if resources.is_empty() {
+        return Ok(USER_TOKEN_AUDIENCES.to_vec());
+    }
+    let mut audiences = Vec::with_capacity(resources.len());
+    for resource in resources {
+        let audience = API_RESOURCES
+            .iter()
+            .find(|(known, _)| known == resource)
+            .map(|(_, audience)| *audience)
+            .ok_or_else(|| {
+                OAuthError::new(
+                    ErrorCode::InvalidTarget,
+                    "unknown resource (urn:zte:api:orders, urn:zte:api:payments)",
+                )
+            })?;
+        if !audiences.contains(&audience) {
+            audiences.push(audience);
+        }
+    }
+    Ok(audiences)
+}
 
 /// Checks the user's credentials and issues a user token with the requested scope (default:
 /// everything the client may ask for).
@@ -20,6 +48,7 @@ pub(super) async fn grant(request: Request<'_>) -> Result<TokenResponseBody, OAu
     let (state, client, params) = (request.state, request.client, request.params);
     let username = params.require(param::USERNAME)?.to_owned();
     let password = params.require(param::PASSWORD)?.to_owned();
+    let audiences = audiences(params)?;
     let scopes = match params.get(param::SCOPE) {
         Some(scope) => parse_scope(scope)?,
         None => client.scopes.clone(),
@@ -52,7 +81,7 @@ pub(super) async fn grant(request: Request<'_>) -> Result<TokenResponseBody, OAu
     let claims = AccessTokenClaims::issued(
         &state.issuer,
         &username,
-        &USER_TOKEN_AUDIENCES,
+        &audiences,
         &scopes.to_string(),
         &client.id,
         request.now,

@@ -161,3 +161,64 @@ async fn malformed_requests_get_rfc6749_errors_and_never_break_the_server() {
     app.user_token().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_token_asked_for_one_resource_names_only_that_api() {
+    use zte_auth::{
+        TokenError,
+        names::{ORDERS_RESOURCE, PAYMENTS_RESOURCE},
+    };
+    let app = IdentityApp::spawn().await;
+    let grant = |resources: &'static [&'static str]| {
+        let mut form = vec![
+            ("grant_type", PASSWORD),
+            ("client_id", "demo-cli"),
+            ("username", "demouser"),
+            ("password", "Password1"),
+            ("scope", "orders payments"),
+        ];
+        form.extend(resources.iter().map(|r| ("resource", *r)));
+        form
+    };
+    // Asked for the Payments API only: a token captured there cannot create orders.
+    let payments_only = app.post_form(&grant(&[PAYMENTS_RESOURCE])).await.token();
+    app.validator("payments-service")
+        .validate(&payments_only)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.validator("orders-service")
+            .validate(&payments_only)
+            .await,
+        Err(TokenError::WrongAudience)
+    );
+    let orders_only = app.post_form(&grant(&[ORDERS_RESOURCE])).await.token();
+    app.validator("orders-service")
+        .validate(&orders_only)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.validator("payments-service")
+            .validate(&orders_only)
+            .await,
+        Err(TokenError::WrongAudience)
+    );
+    // Both asked (RFC 8707 lets `resource` repeat), or none: both APIs.
+    for resources in [&[ORDERS_RESOURCE, PAYMENTS_RESOURCE][..], &[]] {
+        let token = app.post_form(&grant(resources)).await.token();
+        for audience in ["orders-service", "payments-service"] {
+            app.validator(audience).validate(&token).await.unwrap();
+        }
+    }
+    // An unknown resource, or a URL of nothing this server issues for: invalid_target.
+    for bad in [
+        &["urn:zte:api:admin"][..],
+        &["https://evil.example/api"],
+        &[ORDERS_RESOURCE, "orders-service"],
+    ] {
+        app.post_form(&grant(bad))
+            .await
+            .assert_error(400, "invalid_target");
+    }
+    app.stop().await;
+}
