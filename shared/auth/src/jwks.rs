@@ -280,7 +280,9 @@ impl JwksCache {
         if state.negative.contains(kid) {
             return Err(JwksError::UnknownKey(kid.to_owned()));
         }
-        if !state.wanted {
+        // A fetch in flight finishes after `arrived` and so decides this kid: asking for
+        // another would only cost a redundant fetch one cooldown later.
+        if !state.wanted && !state.in_flight {
             state.wanted = true;
             self.shared.wake.notify_one();
         }
