@@ -2,7 +2,7 @@
 //! [`IdentityConfig`]. Every environment variable is named by a constant below and listed
 //! by `identity --print-env`.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 use zte_auth::{Algorithm, KeySpec};
@@ -28,6 +28,12 @@ pub const ENV_USER_TOKEN_LIFETIME: &str = "IDENTITY_USER_TOKEN_LIFETIME";
 pub const ENV_EVENT_TOKEN_LIFETIME: &str = "IDENTITY_EVENT_TOKEN_LIFETIME";
 /// `--jwks-max-age`: `Cache-Control: max-age` of the JWKS (validators' refresh interval).
 pub const ENV_JWKS_MAX_AGE: &str = "IDENTITY_JWKS_MAX_AGE";
+/// `--password-attempts-per-user`: password-grant attempts per username per minute.
+pub const ENV_PASSWORD_ATTEMPTS_PER_USER: &str = "IDENTITY_PASSWORD_ATTEMPTS_PER_USER";
+/// `--password-attempts-per-address`: password-grant attempts per client address per minute.
+pub const ENV_PASSWORD_ATTEMPTS_PER_ADDRESS: &str = "IDENTITY_PASSWORD_ATTEMPTS_PER_ADDRESS";
+/// `--password-queue`: password verifications that may wait for a slot.
+pub const ENV_PASSWORD_QUEUE: &str = "IDENTITY_PASSWORD_QUEUE";
 /// `--max-token-lifetime`: upper bound of every token lifetime setting.
 pub const ENV_MAX_TOKEN_LIFETIME: &str = "IDENTITY_MAX_TOKEN_LIFETIME";
 /// `--signing-alg`: algorithm of newly generated signing keys (`ES256` or `PS256`).
@@ -60,6 +66,12 @@ pub const DEFAULT_SIGNING_ALG: Algorithm = Algorithm::Es256;
 pub const DEFAULT_KEY_BITS: usize = 2048;
 /// Default `max-age` of the JWKS: how long validators may keep a revoked key.
 pub const DEFAULT_JWKS_MAX_AGE: Duration = Duration::from_secs(300);
+/// Default password-grant attempts per username per minute.
+pub const DEFAULT_PASSWORD_ATTEMPTS_PER_USER: u32 = 20;
+/// Default password-grant attempts per client address per minute.
+pub const DEFAULT_PASSWORD_ATTEMPTS_PER_ADDRESS: u32 = 120;
+/// Default number of password verifications that may wait for a slot.
+pub const DEFAULT_PASSWORD_QUEUE: usize = 32;
 /// Default key-ring reload interval.
 pub const DEFAULT_KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 /// Default clock-skew leeway.
@@ -129,6 +141,11 @@ impl RotateKeyArgs {
     }
 }
 
+/// `n` as a non-zero count (the defaults above are not zero).
+fn nonzero(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
+}
+
 /// Everything the server needs, read once at start.
 #[derive(Debug, Clone, Args)]
 pub struct IdentityConfig {
@@ -181,6 +198,17 @@ pub struct IdentityConfig {
     /// on it, so a revoked key is accepted at most this long after the server's reload.
     #[arg(long, env = ENV_JWKS_MAX_AGE, default_value = "5m", value_parser = parse_duration)]
     pub jwks_max_age: Duration,
+    /// Password-grant attempts per username per minute (a burst of this many, then one every
+    /// minute / N); more are answered 429 with `Retry-After`, before any password check.
+    #[arg(long, env = ENV_PASSWORD_ATTEMPTS_PER_USER, default_value_t = nonzero(DEFAULT_PASSWORD_ATTEMPTS_PER_USER))]
+    pub password_attempts_per_user: NonZeroU32,
+    /// Password-grant attempts per client IP address per minute, likewise.
+    #[arg(long, env = ENV_PASSWORD_ATTEMPTS_PER_ADDRESS, default_value_t = nonzero(DEFAULT_PASSWORD_ATTEMPTS_PER_ADDRESS))]
+    pub password_attempts_per_address: NonZeroU32,
+    /// Password verifications that may wait for one of the argon2 slots; one more is
+    /// answered 429 with `Retry-After`.
+    #[arg(long, env = ENV_PASSWORD_QUEUE, default_value_t = DEFAULT_PASSWORD_QUEUE)]
+    pub password_queue: usize,
     /// Clock skew tolerated on subject tokens and client assertions.
     #[arg(long, env = ENV_LEEWAY, default_value = "5s", value_parser = parse_duration)]
     pub leeway: Duration,
@@ -213,6 +241,9 @@ impl IdentityConfig {
             key_bits: DEFAULT_KEY_BITS,
             key_reload_interval: DEFAULT_KEY_RELOAD_INTERVAL,
             jwks_max_age: DEFAULT_JWKS_MAX_AGE,
+            password_attempts_per_user: nonzero(DEFAULT_PASSWORD_ATTEMPTS_PER_USER),
+            password_attempts_per_address: nonzero(DEFAULT_PASSWORD_ATTEMPTS_PER_ADDRESS),
+            password_queue: DEFAULT_PASSWORD_QUEUE,
             leeway: DEFAULT_LEEWAY,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
@@ -271,12 +302,26 @@ mod tests {
         assert_eq!(parsed.event_token_lifetime, local.event_token_lifetime);
         assert_eq!(parsed.max_token_lifetime, local.max_token_lifetime);
         assert_eq!(parsed.jwks_max_age, local.jwks_max_age);
+        assert_eq!(
+            (
+                parsed.password_attempts_per_user,
+                parsed.password_attempts_per_address,
+                parsed.password_queue
+            ),
+            (
+                local.password_attempts_per_user,
+                local.password_attempts_per_address,
+                local.password_queue
+            )
+        );
         assert_eq!(parsed.signing_alg, local.signing_alg);
         assert_eq!(
             zte_runtime::env_vars(&<Cli as clap::CommandFactory>::command()).join(" "),
             "IDENTITY_CLIENTS_FILE IDENTITY_DATA_DIR IDENTITY_DEMO IDENTITY_EVENT_TOKEN_LIFETIME \
              IDENTITY_GATEWAY_CLIENT_JWK IDENTITY_ISSUER IDENTITY_JWKS_MAX_AGE IDENTITY_KEY_BITS IDENTITY_KEY_RELOAD_INTERVAL IDENTITY_LEEWAY \
-             IDENTITY_LISTEN IDENTITY_MAX_TOKEN_LIFETIME IDENTITY_ORDERS_CLIENT_JWK IDENTITY_SHUTDOWN_TIMEOUT \
+             IDENTITY_LISTEN IDENTITY_MAX_TOKEN_LIFETIME IDENTITY_ORDERS_CLIENT_JWK \
+             IDENTITY_PASSWORD_ATTEMPTS_PER_ADDRESS IDENTITY_PASSWORD_ATTEMPTS_PER_USER \
+             IDENTITY_PASSWORD_QUEUE IDENTITY_SHUTDOWN_TIMEOUT \
              IDENTITY_SIGNING_ALG IDENTITY_USER_TOKEN_LIFETIME LOG_FORMAT RUST_LOG"
         );
     }

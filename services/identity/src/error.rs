@@ -1,7 +1,7 @@
 //! Errors: [`IdentityError`] for start-up, [`OAuthError`] for the token endpoint. The one
 //! place an [`OAuthError`] becomes an HTTP response (RFC 6749 §5.2) is its `IntoResponse`.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, time::Duration};
 
 use axum::{
     Json,
@@ -57,6 +57,7 @@ pub struct OAuthError {
     /// `error_description`.
     pub description: Cow<'static, str>,
     status: Option<StatusCode>,
+    retry_after: Option<Duration>,
 }
 
 impl OAuthError {
@@ -66,6 +67,7 @@ impl OAuthError {
             code,
             description: description.into(),
             status: None,
+            retry_after: None,
         }
     }
 
@@ -102,6 +104,24 @@ impl OAuthError {
         }
     }
 
+    /// `temporarily_unavailable` answered with 429 and `Retry-After` (whole seconds, at least
+    /// one): a rate limit or a full queue.
+    pub fn too_many_requests(
+        description: impl Into<Cow<'static, str>>,
+        retry_after: Duration,
+    ) -> Self {
+        Self {
+            status: Some(StatusCode::TOO_MANY_REQUESTS),
+            retry_after: Some(retry_after),
+            ..Self::new(ErrorCode::TemporarilyUnavailable, description)
+        }
+    }
+
+    /// How long the client is told to wait, if at all.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         self.status.unwrap_or_else(|| default_status(self.code))
@@ -127,6 +147,10 @@ impl IntoResponse for OAuthError {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
         if self.code == ErrorCode::InvalidClient {
             // RFC 6749 §5.2: a 401 carries WWW-Authenticate. Clients here authenticate in the
             // body (private_key_jwt) or not at all, so name the realm only.

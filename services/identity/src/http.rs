@@ -1,12 +1,15 @@
 //! HTTP routes: RFC 8414 metadata, the JWKS, health, and the form endpoints: token,
 //! introspection and revocation (each answered `no-store`, errors as RFC 6749 §5.2).
 
-use std::sync::{Arc, atomic::Ordering};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, atomic::Ordering},
+};
 
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, State, rejection::BytesRejection},
+    extract::{ConnectInfo, DefaultBodyLimit, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -127,6 +130,7 @@ const REVOCATION: u8 = 2;
 /// answer: `no-store`, errors logged and turned into RFC 6749 §5.2 responses.
 async fn form_endpoint<const ENDPOINT: u8>(
     State(state): State<Arc<AppState>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -145,8 +149,10 @@ async fn form_endpoint<const ENDPOINT: u8>(
             }
         })?;
         let params = grants::Params::parse(&headers, &body)?;
+        // The TCP peer (behind a proxy: the proxy; the server has no trusted proxy list).
+        let client_address = peer.map(|Extension(ConnectInfo(addr))| addr.ip().to_canonical());
         match ENDPOINT {
-            TOKEN => grants::handle(&state, params)
+            TOKEN => grants::handle(&state, params, client_address)
                 .await
                 .map(|body| Json(body).into_response()),
             INTROSPECTION => introspection::introspect(&state, &headers, params).await,

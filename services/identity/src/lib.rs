@@ -34,7 +34,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::net::TcpListener;
 use zte_auth::{
     Algorithm, JwkSet, JwksCache, KeySpec, TokenValidator, ValidatorConfig, keys::MIN_RSA_BITS,
 };
@@ -79,7 +79,7 @@ pub(crate) struct AppState {
     pub(crate) replay: assertion::ReplayCache,
     /// Opaque tokens of internet clients, by hash.
     pub(crate) tokens: Arc<dyn TokenStore>,
-    pub(crate) password_slots: Semaphore,
+    pub(crate) password_throttle: grants::throttle::PasswordThrottle,
     pub(crate) ready: AtomicBool,
     keys: RwLock<Arc<KeyState>>,
     data_dir: PathBuf,
@@ -250,7 +250,15 @@ impl Application {
             registry: Arc::new(registry),
             replay: assertion::ReplayCache::default(),
             tokens: Arc::new(MemoryTokenStore::default()),
-            password_slots: Semaphore::new(PASSWORD_VERIFY_SLOTS),
+            password_throttle: grants::throttle::PasswordThrottle::new(
+                grants::throttle::PasswordLimits {
+                    per_user: config.password_attempts_per_user,
+                    per_address: config.password_attempts_per_address,
+                    period: Duration::from_secs(60),
+                    slots: PASSWORD_VERIFY_SLOTS,
+                    queue: config.password_queue,
+                },
+            ),
             ready: AtomicBool::new(false),
             keys: placeholder,
             data_dir: config.data_dir,
@@ -300,18 +308,22 @@ impl Application {
                 loop {
                     ticks.tick().await;
                     state.reload_keys().await;
+                    state.password_throttle.forget_idle();
                 }
             }
         });
         state.ready.store(true, Ordering::Release);
         tracing::info!(addr = %self.local_addr, issuer = %state.issuer, "identity service listening");
         let (token, ready_flag) = (tasks.token(), state.clone());
-        let server =
-            axum::serve(self.listener, http::router(state)).with_graceful_shutdown(async move {
-                token.cancelled().await;
-                ready_flag.ready.store(false, Ordering::Release);
-                tracing::info!("identity service draining");
-            });
+        let server = axum::serve(
+            self.listener,
+            http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            token.cancelled().await;
+            ready_flag.ready.store(false, Ordering::Release);
+            tracing::info!("identity service draining");
+        });
         tasks.spawn_service("HTTP server", server.into_future());
         let drained = tasks.drain_after(shutdown, self.shutdown_timeout).await;
         tracing::info!("identity service stopped");

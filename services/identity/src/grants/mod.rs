@@ -6,7 +6,10 @@
 
 mod params;
 pub mod password;
+pub(crate) mod throttle;
 pub mod token_exchange;
+
+use std::net::IpAddr;
 
 use serde::Serialize;
 use zte_auth::{
@@ -44,12 +47,15 @@ struct Request<'a> {
     client: &'a Client,
     params: &'a Params,
     now: i64,
+    /// The client's IP address, when the server knows it.
+    client_address: Option<IpAddr>,
 }
 
 /// Handles one token request: grant type, client authentication, then the grant itself.
 pub(crate) async fn handle(
     state: &AppState,
     params: Params,
+    client_address: Option<IpAddr>,
 ) -> Result<TokenResponseBody, OAuthError> {
     let grant_type = params.require(param::GRANT_TYPE)?;
     let grant = GrantType::parse(grant_type)
@@ -73,6 +79,7 @@ pub(crate) async fn handle(
         client,
         params: &params,
         now,
+        client_address,
     };
     match grant {
         GrantType::Password => password::grant(request).await,

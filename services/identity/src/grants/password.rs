@@ -58,13 +58,13 @@ pub(super) async fn grant(request: Request<'_>) -> Result<TokenResponseBody, OAu
             "client may not request scope {extra}"
         )));
     }
-    // Argon2 is deliberately expensive: bound how many run at once and keep them off the
-    // async workers.
-    let _slot = state
-        .password_slots
-        .acquire()
-        .await
-        .map_err(|_| OAuthError::server_error())?;
+    // Brute force: a budget per user and per address, checked before any password is.
+    // Argon2 is deliberately expensive: bound how many run at once (and how many may wait)
+    // and keep them off the async workers.
+    state
+        .password_throttle
+        .admit(&username, request.client_address)?;
+    let _slot = state.password_throttle.slot().await?;
     let registry = state.registry.clone();
     let user = username.clone();
     let valid = tokio::task::spawn_blocking(move || registry.verify_password(&user, &password))

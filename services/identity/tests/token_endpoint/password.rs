@@ -222,3 +222,84 @@ async fn a_token_asked_for_one_resource_names_only_that_api() {
     }
     app.stop().await;
 }
+
+/// A 429 answer as RFC 6749 words errors, with the seconds to wait.
+fn retry_after(reply: &zte_testkit::identity::Reply) -> u64 {
+    reply.assert_error(429, "temporarily_unavailable");
+    reply.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn password_attempts_are_limited_per_user_and_per_address_with_retry_after() {
+    use std::num::NonZeroU32;
+    let mut setup = zte_testkit::identity::IdentitySetup::new();
+    setup.config.password_attempts_per_user = NonZeroU32::new(3).unwrap();
+    setup.config.password_attempts_per_address = NonZeroU32::new(6).unwrap();
+    let app = setup.spawn().await;
+    // Three wrong guesses for demouser are answered; the fourth attempt is refused before
+    // any check, even with the right password, for about a minute / 3.
+    for _ in 0..3 {
+        app.password_grant("demouser", "guess", "orders")
+            .await
+            .assert_error(400, "invalid_grant");
+    }
+    let refused = app.password_grant("demouser", "Password1", "orders").await;
+    let wait = retry_after(&refused);
+    assert!((1..=20).contains(&wait), "Retry-After {wait}");
+    // Another user from the same address has a budget of its own ...
+    app.password_grant("demouser2", "Password2", "orders")
+        .await
+        .token();
+    app.password_grant("demouser2", "Password2", "orders")
+        .await
+        .token();
+    // ... until the address has spent its six attempts, whoever they were for.
+    let refused = app.password_grant("demouser2", "Password2", "orders").await;
+    assert!(retry_after(&refused) >= 1);
+    assert!(
+        refused.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("address")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn password_verifications_beyond_the_queue_are_refused_at_once_with_retry_after() {
+    let mut setup = zte_testkit::identity::IdentitySetup::new();
+    setup.config.password_queue = 0;
+    setup.config.password_attempts_per_user = std::num::NonZeroU32::new(100).unwrap();
+    let app = std::sync::Arc::new(setup.spawn().await);
+    // 24 logins at once against 4 argon2 slots and no queue: some are served, the others
+    // are told to come back in a second rather than piling up.
+    let logins: Vec<_> = (0..24)
+        .map(|i| {
+            let app = app.clone();
+            let (user, password) = if i % 2 == 0 {
+                ("demouser", "Password1")
+            } else {
+                ("demouser2", "Password2")
+            };
+            tokio::spawn(async move { app.password_grant(user, password, "orders").await })
+        })
+        .collect();
+    let (mut served, mut refused) = (0, 0);
+    for login in logins {
+        let reply = login.await.unwrap();
+        if reply.status == 200 {
+            served += 1;
+        } else {
+            assert_eq!(retry_after(&reply), 1);
+            refused += 1;
+        }
+    }
+    assert!(
+        served >= 4 && refused >= 1,
+        "served {served}, refused {refused}"
+    );
+}
