@@ -6,7 +6,13 @@ use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 use zte_auth::{Algorithm, KeySpec};
-use zte_runtime::{PrintEnv, parse_duration, parse_lifetime};
+use zte_runtime::{PrintEnv, ServerLimits, TlsConfig, parse_duration, parse_lifetime};
+
+zte_runtime::env_prefix! {
+    /// Identity's environment prefix for the shared settings groups (`IDENTITY_TLS_CERT`,
+    /// `IDENTITY_MAX_CONNECTIONS`, ...).
+    pub IdentityEnv { env_prefix: "IDENTITY" }
+}
 
 /// `--listen`: HTTP listen address.
 pub const ENV_LISTEN: &str = "IDENTITY_LISTEN";
@@ -152,7 +158,15 @@ pub struct IdentityConfig {
     /// HTTP listen address (port 0: any free port).
     #[arg(long, env = ENV_LISTEN, default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
-    /// Issuer URL, e.g. `http://127.0.0.1:18080`. Default: `http://<listen address>`.
+    /// Transport security: HTTPS (TLS 1.3) by default, mutual TLS with --tls-client-ca.
+    #[command(flatten)]
+    pub tls: TlsConfig<IdentityEnv>,
+    /// Connection and request limits: handshake and header-read timeout, request and idle
+    /// timeouts, at most so many connections.
+    #[command(flatten)]
+    pub limits: ServerLimits<IdentityEnv>,
+    /// Issuer URL, e.g. `https://127.0.0.1:18080`. Default: `https://<listen address>`
+    /// (`http://` with --plaintext). `http://` is refused unless the host is loopback.
     #[arg(long, env = ENV_ISSUER)]
     pub issuer: Option<String>,
     /// Data directory for signing keys (created with owner-only permissions).
@@ -223,11 +237,13 @@ impl IdentityConfig {
         KeySpec::new(self.signing_alg, self.key_bits)
     }
 
-    /// Defaults for a server on a free loopback port with keys in `data_dir` and no clients:
-    /// what tests start from.
+    /// Defaults for a plaintext server on a free loopback port with keys in `data_dir` and no
+    /// clients: what tests start from (set `tls` for HTTPS).
     pub fn local(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: TlsConfig::plaintext(),
+            limits: ServerLimits::default(),
             issuer: None,
             data_dir: data_dir.into(),
             clients_file: None,
@@ -297,6 +313,8 @@ mod tests {
     fn local_defaults_match_the_flag_defaults_and_print_env_lists_every_variable() {
         let parsed = Cli::parse_from(["identity"]).serve;
         let local = IdentityConfig::local("d");
+        assert!(!parsed.tls.plaintext, "TLS by default");
+        assert_eq!(parsed.limits.request_timeout, local.limits.request_timeout);
         assert_eq!(parsed.shutdown_timeout, local.shutdown_timeout);
         assert_eq!(parsed.key_reload_interval, local.key_reload_interval);
         assert_eq!(parsed.event_token_lifetime, local.event_token_lifetime);
@@ -318,11 +336,16 @@ mod tests {
         assert_eq!(
             zte_runtime::env_vars(&<Cli as clap::CommandFactory>::command()).join(" "),
             "IDENTITY_CLIENTS_FILE IDENTITY_DATA_DIR IDENTITY_DEMO IDENTITY_EVENT_TOKEN_LIFETIME \
-             IDENTITY_GATEWAY_CLIENT_JWK IDENTITY_ISSUER IDENTITY_JWKS_MAX_AGE IDENTITY_KEY_BITS IDENTITY_KEY_RELOAD_INTERVAL IDENTITY_LEEWAY \
-             IDENTITY_LISTEN IDENTITY_MAX_TOKEN_LIFETIME IDENTITY_ORDERS_CLIENT_JWK \
+             IDENTITY_GATEWAY_CLIENT_JWK IDENTITY_HANDSHAKE_TIMEOUT IDENTITY_IDLE_TIMEOUT \
+             IDENTITY_ISSUER IDENTITY_JWKS_MAX_AGE IDENTITY_KEY_BITS IDENTITY_KEY_RELOAD_INTERVAL IDENTITY_LEEWAY \
+             IDENTITY_LISTEN IDENTITY_MAX_CONNECTIONS IDENTITY_MAX_TOKEN_LIFETIME IDENTITY_ORDERS_CLIENT_JWK \
              IDENTITY_PASSWORD_ATTEMPTS_PER_ADDRESS IDENTITY_PASSWORD_ATTEMPTS_PER_USER \
-             IDENTITY_PASSWORD_QUEUE IDENTITY_SHUTDOWN_TIMEOUT \
-             IDENTITY_SIGNING_ALG IDENTITY_USER_TOKEN_LIFETIME LOG_FORMAT RUST_LOG"
+             IDENTITY_PASSWORD_QUEUE IDENTITY_PLAINTEXT IDENTITY_REQUEST_TIMEOUT IDENTITY_SHUTDOWN_TIMEOUT \
+             IDENTITY_SIGNING_ALG \
+             IDENTITY_TLS_CA IDENTITY_TLS_CERT IDENTITY_TLS_CLIENT_AUTH IDENTITY_TLS_CLIENT_CA \
+             IDENTITY_TLS_CLIENT_CERT IDENTITY_TLS_CLIENT_KEY IDENTITY_TLS_KEY \
+             IDENTITY_TLS_RELOAD_INTERVAL \
+             IDENTITY_USER_TOKEN_LIFETIME LOG_FORMAT RUST_LOG"
         );
     }
 

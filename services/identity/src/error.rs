@@ -27,6 +27,9 @@ pub enum IdentityError {
     /// The listen address could not be bound, or the server failed.
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    /// A certificate, key or CA file could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(#[from] zte_tls::TlsError),
     /// A blocking start-up task panicked or was cancelled.
     #[error("start-up task failed: {0}")]
     Task(String),

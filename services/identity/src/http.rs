@@ -4,6 +4,7 @@
 use std::{
     net::SocketAddr,
     sync::{Arc, atomic::Ordering},
+    time::Duration,
 };
 
 use axum::{
@@ -15,7 +16,7 @@ use axum::{
     routing::{get, post},
 };
 use serde_json::json;
-use tower_http::trace::TraceLayer;
+use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
 use zte_auth::{
     Algorithm, JwkSet,
     names::SCOPES,
@@ -49,8 +50,9 @@ pub(crate) fn public_cache_control(max_age: std::time::Duration) -> HeaderValue 
         .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"))
 }
 
-/// The service's routes.
-pub(crate) fn router(state: Arc<AppState>) -> Router {
+/// The service's routes; a request (body included) not answered within `request_timeout`
+/// gets 408.
+pub(crate) fn router(state: Arc<AppState>, request_timeout: Duration) -> Router {
     Router::new()
         .route(METADATA_PATH, get(metadata))
         .route("/jwks", get(jwks))
@@ -59,6 +61,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route(INTROSPECTION_PATH, post(form_endpoint::<INTROSPECTION>))
         .route(REVOCATION_PATH, post(form_endpoint::<REVOCATION>))
         .layer(DefaultBodyLimit::max(MAX_TOKEN_REQUEST_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

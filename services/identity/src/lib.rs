@@ -16,6 +16,11 @@
 //! the shutdown future resolves, then drains within `--shutdown-timeout` (the same
 //! `zte_runtime::Shutdown` as the other services). Every request runs in a request span
 //! (`TraceLayer::new_for_http`). Tests use port 0 and their own shutdown future.
+//!
+//! Transport ([`server`]): HTTPS (TLS 1.3, mutual TLS with `--tls-client-ca`, certificates
+//! reloaded from disk) by default, plaintext only on a loopback address; the shared listener's
+//! connection limit, handshake and idle timeouts, hyper's header-read timeout and a request
+//! timeout, so no client can hold the server (slowloris).
 
 pub mod assertion;
 pub mod config;
@@ -26,6 +31,7 @@ pub mod introspection;
 pub mod keyring;
 pub mod opaque;
 pub mod registry;
+mod server;
 
 use std::{
     net::SocketAddr,
@@ -34,14 +40,14 @@ use std::{
     time::Duration,
 };
 
-use tokio::net::TcpListener;
 use zte_auth::{
     Algorithm, JwkSet, JwksCache, KeySpec, TokenValidator, ValidatorConfig, keys::MIN_RSA_BITS,
 };
 use zte_runtime::{
     Shutdown,
-    config::{http_url, require_positive},
+    config::{require_positive, secure_url},
 };
+use zte_tls::{ALPN_HTTP, ConnectionLimits, Listener, ServerTls};
 
 pub use config::{Cli, Command, IdentityConfig, RevokeKeyArgs, RotateKeyArgs};
 pub use error::{ErrorCode, IdentityError, OAuthError};
@@ -159,11 +165,13 @@ fn load_ring(
 /// A built, bound, not yet serving identity service.
 #[derive(Debug)]
 pub struct Application {
-    listener: TcpListener,
+    listener: Listener,
     local_addr: SocketAddr,
     state: Arc<AppState>,
     reload_interval: Duration,
     shutdown_timeout: Duration,
+    header_read_timeout: Duration,
+    request_timeout: Duration,
 }
 
 impl Application {
@@ -189,13 +197,19 @@ impl Application {
             ("--key-reload-interval", config.key_reload_interval),
             ("--shutdown-timeout", config.shutdown_timeout),
         ])
+        .and_then(|()| config.tls.validate(config.listen))
+        .and_then(|()| config.limits.validate())
         .map_err(IdentityError::Config)?;
-        let listener = TcpListener::bind(config.listen).await?;
-        let local_addr = listener.local_addr()?;
-        let issuer = match &config.issuer {
-            Some(issuer) => validate_issuer(issuer)?,
-            None => format!("http://{local_addr}"),
-        };
+        let issuer = config.issuer.as_deref().map(validate_issuer).transpose()?;
+        let server_tls = ServerTls::from_config(&config.tls, ALPN_HTTP)?;
+        let listener = Listener::bind(
+            config.listen,
+            server_tls,
+            ConnectionLimits::from(&config.limits),
+        )
+        .await?;
+        let local_addr = listener.local_addr();
+        let issuer = issuer.unwrap_or_else(|| format!("{}://{local_addr}", config.tls.scheme()));
         let settings = Settings {
             user_token_lifetime: config.user_token_lifetime,
             event_token_lifetime: config.event_token_lifetime,
@@ -228,6 +242,8 @@ impl Application {
         tracing::info!(
             %issuer, %local_addr, kid = %ring.active().kid(), alg = %ring.active().algorithm(),
             published_keys = ring.published().len(), clients, users, demo,
+            tls = listener.tls().is_some(),
+            client_auth = ?listener.tls().and_then(ServerTls::client_auth),
             "identity service built"
         );
 
@@ -272,6 +288,8 @@ impl Application {
             state,
             reload_interval: config.key_reload_interval,
             shutdown_timeout: config.shutdown_timeout,
+            header_read_timeout: config.limits.handshake_timeout,
+            request_timeout: config.limits.request_timeout,
         })
     }
 
@@ -312,29 +330,38 @@ impl Application {
                 }
             }
         });
+        if let Some(tls) = self.listener.tls() {
+            tasks.spawn_task("server certificate reloader", tls.reloader());
+        }
         state.ready.store(true, Ordering::Release);
         tracing::info!(addr = %self.local_addr, issuer = %state.issuer, "identity service listening");
         let (token, ready_flag) = (tasks.token(), state.clone());
-        let server = axum::serve(
-            self.listener,
-            http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let stop = async move {
             token.cancelled().await;
             ready_flag.ready.store(false, Ordering::Release);
             tracing::info!("identity service draining");
+        };
+        let router = http::router(state, self.request_timeout);
+        let server = server::serve(
+            self.listener.incoming(),
+            router,
+            self.header_read_timeout,
+            stop,
+        );
+        tasks.spawn_service("HTTP server", async move {
+            server.await;
+            Ok::<(), std::convert::Infallible>(())
         });
-        tasks.spawn_service("HTTP server", server.into_future());
         let drained = tasks.drain_after(shutdown, self.shutdown_timeout).await;
         tracing::info!("identity service stopped");
         Ok(drained?)
     }
 }
 
-/// An issuer must be an absolute http(s) URL without query or fragment (RFC 8414 §2);
-/// a trailing slash is dropped so `{issuer}/token` is well-formed.
+/// An issuer must be an absolute https URL (http only on loopback) without query or fragment
+/// (RFC 8414 §2); a trailing slash is dropped so `{issuer}/token` is well-formed.
 fn validate_issuer(issuer: &str) -> Result<String, IdentityError> {
-    let url = http_url("--issuer", issuer).map_err(IdentityError::Config)?;
+    let url = secure_url("--issuer", issuer).map_err(IdentityError::Config)?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(IdentityError::Config(format!(
             "--issuer {issuer:?} must not have a query or fragment"

@@ -394,6 +394,8 @@ fn build_client(entry: ClientEntry, base: &Path) -> Result<Client, RegistryError
                 ));
             }
             let cache = if let Some(uri) = entry.jwks_uri {
+                // A client's keys fetched in the clear could be anyone's.
+                zte_runtime::config::secure_url("jwks_uri", &uri).map_err(invalid)?;
                 let timeout = Duration::from_secs(5);
                 let http =
                     zte_auth::OutboundHttp::new(timeout).map_err(|e| invalid(e.to_string()))?;

@@ -18,8 +18,6 @@ use crate::{
 
 /// How long one Kafka metadata probe may take.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(2);
-/// Largest request the gRPC server decodes (an order of 100 items is a few KiB).
-const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 /// A built, not yet running, Orders service.
 #[derive(Debug)]
@@ -33,8 +31,9 @@ impl Application {
     /// Builds the service from `config`, with the RFC 8693 token-exchange client.
     pub async fn build(config: OrdersConfig) -> Result<Self, OrdersError> {
         config.validate().map_err(OrdersError::Config)?;
-        let issuer = crate::token::oauth_issuer(&config)?;
-        Self::build_with_issuer(config, issuer).await
+        let server = GrpcServer::bind(&config.service).await?;
+        let issuer = crate::token::oauth_issuer(&config, server.client_tls())?;
+        Self::assemble(config, server, issuer).await
     }
 
     /// Builds the service with another event-token issuer (tests, or another authorization
@@ -44,6 +43,15 @@ impl Application {
         issuer: Arc<dyn EventTokenIssuer>,
     ) -> Result<Self, OrdersError> {
         config.validate().map_err(OrdersError::Config)?;
+        let server = GrpcServer::bind(&config.service).await?;
+        Self::assemble(config, server, issuer).await
+    }
+
+    async fn assemble(
+        config: OrdersConfig,
+        server: GrpcServer,
+        issuer: Arc<dyn EventTokenIssuer>,
+    ) -> Result<Self, OrdersError> {
         let service = &config.service;
         std::fs::create_dir_all(&service.data_dir).map_err(|source| OrdersError::Io {
             context: format!("creating data directory {}", service.data_dir.display()),
@@ -56,7 +64,6 @@ impl Application {
             &service.topic,
             config.publish_timeout,
         )?;
-        let server = GrpcServer::bind(service, config.identity_timeout).await?;
         tracing::info!(
             local_addr = %server.local_addr(),
             topic = %service.topic,
@@ -98,8 +105,7 @@ impl Application {
                     .map_err(|error| format!("database unreachable: {error}"))
             }
         };
-        let api = OrdersServiceServer::new(OrdersApi::new(self.orders.clone()))
-            .max_decoding_message_size(MAX_REQUEST_BYTES);
+        let api = OrdersServiceServer::new(OrdersApi::new(self.orders.clone()));
         let tasks = Shutdown::new();
         self.server
             .serve(api, SCOPE_ORDERS, dependencies_reachable, &tasks)

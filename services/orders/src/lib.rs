@@ -36,18 +36,7 @@ pub use token::{EventTokenIssuer, EventTokenRequest, TokenIssueError};
 /// `orders keygen`: creates the client key if absent (mode 0600) and writes its public JWK.
 /// Returns the key id.
 pub fn keygen(args: &KeygenArgs) -> Result<String, OrdersError> {
-    if let Some(parent) = args
-        .client_key
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).map_err(|source| OrdersError::Io {
-            context: format!("creating {}", parent.display()),
-            source,
-        })?;
-    }
     let spec = zte_auth::KeySpec::new(args.alg, args.key_bits)?;
-    let key = zte_auth::SigningKey::load_or_generate(&args.client_key, spec)?;
-    key.write_public_jwk(&args.public_jwk)?;
+    let key = zte_auth::SigningKey::keygen(&args.files.client_key, &args.files.public_jwk, spec)?;
     Ok(key.kid().to_owned())
 }

@@ -14,8 +14,8 @@ async fn main() -> ExitCode {
         let result = orders::keygen(&args).map(|kid| {
             println!(
                 "client key {} (kid {kid}); public JWK written to {}",
-                args.client_key.display(),
-                args.public_jwk.display()
+                args.files.client_key.display(),
+                args.files.public_jwk.display()
             );
         });
         return zte_runtime::exit_code("orders keygen", result);

@@ -56,20 +56,14 @@ impl OrdersService for OrdersApi {
             request_id = ?request.request_id.chars().take(128).collect::<String>(),
             order_id = Empty,
         );
-        let orders = self.orders.clone();
-        // Run to completion in its own task: a client that hangs up mid-publish must not
-        // leave the outbox row half-handled until the next restart.
-        let work = async move {
+        // The skeleton runs every API call to completion on a task of its own
+        // (`zte_grpc::CallLimitLayer`): a client that hangs up mid-publish does not leave the
+        // outbox row half-handled until the next restart.
+        let order = in_span(span, async {
             let valid = validate_create_order(&request).map_err(ApiError::InvalidArgument)?;
-            orders
+            self.orders
                 .create(caller.user_id(), caller.bearer_token(), valid)
                 .await
-        }
-        .instrument(span.clone());
-        let order = in_span(span, async {
-            tokio::spawn(work)
-                .await
-                .map_err(|e| ApiError::Internal(format!("create task failed: {e}")))?
         })
         .await?;
         Ok(Response::new(CreateOrderResponse { order: Some(order) }))

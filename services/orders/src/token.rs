@@ -16,6 +16,8 @@ use zte_auth::{
     oauth_client::{ClientCredentials, OAuthClientError, TokenClient, TokenExchange},
 };
 
+use zte_tls::ClientTls;
+
 use crate::{config::OrdersConfig, error::OrdersError};
 
 /// A boxed, sendable future (keeps the trait object-safe without extra crates).
@@ -128,9 +130,13 @@ fn classify(error: OAuthClientError) -> TokenIssueError {
 }
 
 /// Builds the production issuer from the configuration: loads the client key (created by
-/// `orders keygen`) and points the token client at the token endpoint.
-pub fn oauth_issuer(config: &OrdersConfig) -> Result<Arc<dyn EventTokenIssuer>, OrdersError> {
-    let path = config.client_key_path();
+/// `orders keygen`) and points the token client at the token endpoint, over `tls`.
+pub fn oauth_issuer(
+    config: &OrdersConfig,
+    tls: &ClientTls,
+) -> Result<Arc<dyn EventTokenIssuer>, OrdersError> {
+    let service = &config.service;
+    let path = service.client_key_path();
     if !path.exists() {
         return Err(OrdersError::Config(format!(
             "--client-key {} does not exist; create it with `orders keygen`",
@@ -138,13 +144,17 @@ pub fn oauth_issuer(config: &OrdersConfig) -> Result<Arc<dyn EventTokenIssuer>, 
         )));
     }
     let key = SigningKey::load(&path)?;
-    let client = TokenClient::new(config.token_endpoint(), config.identity_timeout)
-        .map_err(|e| OrdersError::TokenClient(e.to_string()))?;
+    let client = TokenClient::with_http(
+        service.token_endpoint(),
+        tls.http_client(),
+        service.identity_timeout,
+    )
+    .map_err(|e| OrdersError::TokenClient(e.to_string()))?;
     let credentials = ClientCredentials {
-        client_id: config.client_id.clone(),
+        client_id: service.client_id.clone(),
         key,
         // RFC 7523 lets `aud` be the issuer; DESIGN.md fixes it to the issuer.
-        assertion_audience: config.service.issuer.clone(),
+        assertion_audience: service.issuer.clone(),
     };
     Ok(Arc::new(OAuthEventTokenIssuer::new(client, credentials)))
 }

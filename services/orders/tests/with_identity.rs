@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use prost::Message as _;
 use zte_proto::events::v1::OrderCreated;
+use zte_runtime::ClientAuth;
 use zte_testkit::{
     clients::{ITEMS, order_request},
     events::{assert_event_token, only_event},
     identity::IdentitySetup,
     orders::OrdersSetup,
+    pki::pki,
     tokens::{ORDERS_SERVICE, PAYMENTS_SERVICE},
 };
 
@@ -21,24 +23,33 @@ use zte_testkit::{
 async fn real_identity_issues_a_bound_event_token_for_the_published_order() {
     // Orders' own key pair, made by `orders keygen` and registered at identity.
     let dir = tempfile::tempdir().unwrap();
-    let keygen = orders::KeygenArgs {
-        client_key: dir.path().join("client-key.pk8"),
-        public_jwk: dir.path().join("client-jwk.json"),
-        alg: zte_auth::Algorithm::Es256,
-        key_bits: orders::DEFAULT_CLIENT_KEY_BITS,
-    };
+    let keygen = orders::KeygenArgs::new(
+        dir.path().join("client-key.pk8"),
+        dir.path().join("client-jwk.json"),
+    );
     orders::keygen(&keygen).unwrap();
+    let keygen = keygen.files;
     let jwk = zte_auth::PublicJwk::read_file(&keygen.public_jwk).unwrap();
     assert_eq!(
         (jwk.kty.as_str(), jwk.alg.as_deref()),
         ("EC", Some("ES256"))
     );
+    // Both hops over TLS with the project PKI, identity requiring Orders' client certificate
+    // (mutual TLS): the JWKS fetch and the token exchange travel encrypted and authenticated.
+    let pki = pki();
     let mut identity = IdentitySetup::new();
     identity.config.orders_client_jwk = Some(keygen.public_jwk.clone());
+    identity.config.tls = pki.mutual_tls("identity", ClientAuth::Required);
     let identity = identity.spawn().await;
+    assert!(
+        identity.issuer.starts_with("https://"),
+        "{}",
+        identity.issuer
+    );
 
     let mut orders = OrdersSetup::new(&identity.issuer).await;
-    orders.config.client_key = Some(keygen.client_key.clone());
+    orders.config.service.client_key = Some(keygen.client_key.clone());
+    orders.config.service.tls = pki.tls("orders");
     let app = orders.spawn().await;
     let consumer = app.consumer();
 

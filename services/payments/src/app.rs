@@ -35,8 +35,6 @@ use crate::{
     topics::OutputTopics,
 };
 
-/// Timeout of one JWKS request.
-const JWKS_HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one copy (DLQ or retry topic) may take to be acknowledged, librdkafka's own
 /// retries included, before the attempt counts as failed and is tried again.
 const COPY_DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,7 +61,7 @@ impl Application {
         let service = &config.service;
         let database = config.store_settings().map_err(PaymentsError::Config)?;
         let store = PaymentStore::connect(&database).await?;
-        let server = GrpcServer::bind(service, JWKS_HTTP_TIMEOUT).await?;
+        let server = GrpcServer::bind(service).await?;
         let verifier = EventVerifier::new(
             server.validator().clone(),
             VerifierLimits {

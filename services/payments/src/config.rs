@@ -1,7 +1,7 @@
 //! Configuration, read once at start from flags and environment variables (flags win).
 //!
-//! The settings Payments shares with Orders (listen address, Kafka, issuer, JWKS, audience,
-//! data directory, shutdown deadline) are the flattened [`ServiceConfig`]. Every setting
+//! The settings Payments shares with Orders (listen address, TLS, server and call limits,
+//! Kafka, issuer, JWKS, audience, data directory, shutdown deadline) are the flattened [`ServiceConfig`]. Every setting
 //! `--some-flag` is also read from `PAYMENTS_SOME_FLAG` ([`PaymentsDefaults`]); the
 //! README's "Payments service" table and `payments --print-env` list them.
 //! [`PaymentsConfig::validate`] refuses bad values with one clear line naming the setting.
@@ -9,17 +9,17 @@
 use std::time::Duration;
 
 use clap::{Args, Parser};
-use zte_auth::names::{ORDERS_CLIENT_ID, PAYMENTS_AUDIENCE};
-use zte_runtime::{PrintEnv, ServiceConfig, ServiceDefaults as _, config as check, parse_duration};
+use zte_auth::names::{ORDERS_CLIENT_ID, PAYMENTS_AUDIENCE, PAYMENTS_CLIENT_ID};
+use zte_runtime::{EnvPrefix as _, PrintEnv, ServiceConfig, config as check, parse_duration};
 use zte_store::{StoreConfig, StoreSettings};
 
 zte_runtime::service_defaults! {
     /// Payments' environment prefix and defaults for the shared settings.
-    pub PaymentsDefaults { env_prefix: "PAYMENTS", listen: "127.0.0.1:50052", data_dir: "data/payments", audience: PAYMENTS_AUDIENCE }
+    pub PaymentsDefaults { env_prefix: "PAYMENTS", listen: "127.0.0.1:50052", data_dir: "data/payments", audience: PAYMENTS_AUDIENCE, client_id: PAYMENTS_CLIENT_ID }
 }
 
 impl zte_store::DatabaseDefaults for PaymentsDefaults {
-    const ENV_PREFIX: &'static str = <Self as zte_runtime::ServiceDefaults>::ENV_PREFIX;
+    const ENV_PREFIX: &'static str = <Self as zte_runtime::EnvPrefix>::ENV_PREFIX;
     const SQLITE_FILE: &'static str = "payments.sqlite3";
 }
 
@@ -92,7 +92,8 @@ pub struct PaymentsConfig {
 
 impl PaymentsConfig {
     /// The configuration with every default and the given issuer (for tests and embedding;
-    /// the binary parses flags and environment instead).
+    /// the binary parses flags and environment instead). TLS is the default: set
+    /// certificates in `service.tls`, or `--plaintext` for a loopback server.
     pub fn with_defaults(issuer: &str) -> Self {
         Cli::parse_from(["payments", "--issuer", issuer]).serve
     }
@@ -158,9 +159,16 @@ mod tests {
             .map(|cli| cli.serve)
     }
 
+    /// Defaults with `issuer`, served plaintext on loopback.
+    fn local(issuer: &str) -> PaymentsConfig {
+        let mut config = PaymentsConfig::with_defaults(issuer);
+        config.service.tls.plaintext = true;
+        config
+    }
+
     #[test]
     fn defaults_derive_dlq_topic_and_jwks_uri() {
-        let config = PaymentsConfig::with_defaults("http://127.0.0.1:18080/");
+        let config = local("http://127.0.0.1:18080/");
         assert_eq!(config.service.listen.port(), 50052);
         assert_eq!(config.dlq_topic(), "orders.order-created.v1.dlq");
         assert_eq!(config.retry_topic(), "orders.order-created.v1.retry");
@@ -169,6 +177,7 @@ mod tests {
         assert_eq!(config.retry_backoff_max, Duration::from_secs(60));
         assert_eq!(config.service.jwks_uri(), "http://127.0.0.1:18080/jwks");
         assert_eq!(config.service.audience, "payments-service");
+        assert_eq!(config.service.client_id, "payments-service");
         assert_eq!(config.group_id, "payments");
         assert_eq!(
             config.service.jwks_refresh_cooldown,
@@ -179,18 +188,18 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_the_setting_named() {
-        let mut config = PaymentsConfig::with_defaults("not a url");
+        let mut config = local("not a url");
         assert!(config.validate().unwrap_err().contains("--issuer"));
-        config = PaymentsConfig::with_defaults("http://i");
+        config = local("https://i");
         config.service.topic = "bad topic!".into();
         assert!(config.validate().unwrap_err().contains("--topic"));
-        config = PaymentsConfig::with_defaults("http://i");
+        config = local("https://i");
         config.dlq_topic = Some(config.service.topic.clone());
         assert!(config.validate().unwrap_err().contains("--dlq-topic"));
-        config = PaymentsConfig::with_defaults("http://i");
+        config = local("https://i");
         config.retry_topic = config.dlq_topic.clone().or(Some(config.dlq_topic()));
         assert!(config.validate().unwrap_err().contains("--retry-topic"));
-        config = PaymentsConfig::with_defaults("http://i");
+        config = local("https://i");
         config.retry_max_attempts = 1;
         assert!(
             config
@@ -198,10 +207,10 @@ mod tests {
                 .unwrap_err()
                 .contains("--retry-max-attempts")
         );
-        config = PaymentsConfig::with_defaults("http://i");
+        config = local("https://i");
         config.retry_backoff = Duration::from_secs(120);
         assert!(config.validate().unwrap_err().contains("--retry-backoff"));
-        config = PaymentsConfig::with_defaults("http://i");
+        config = local("https://i");
         config.max_record_bytes = MAX_RECORD_BYTES + 1;
         assert!(
             config
@@ -209,7 +218,7 @@ mod tests {
                 .unwrap_err()
                 .contains("--max-record-bytes")
         );
-        config = PaymentsConfig::with_defaults("http://i");
+        config = local("https://i");
         config.max_record_bytes = 1;
         assert!(
             config
@@ -218,7 +227,9 @@ mod tests {
                 .contains("--max-record-bytes")
         );
         // The shared check (Orders has the same): a zero drain deadline is refused.
-        let zero_drain = parse(&["--shutdown-timeout", "0"]).unwrap().validate();
+        let zero_drain = parse(&["--plaintext", "--shutdown-timeout", "0"])
+            .unwrap()
+            .validate();
         assert!(zero_drain.unwrap_err().contains("--shutdown-timeout"));
     }
 
@@ -236,14 +247,20 @@ mod tests {
     fn print_env_lists_the_shared_and_the_payments_variables() {
         assert_eq!(
             zte_runtime::env_vars(&<Cli as clap::CommandFactory>::command()).join(" "),
-            "LOG_FORMAT PAYMENTS_AUDIENCE PAYMENTS_DATABASE_ACQUIRE_TIMEOUT \
-             PAYMENTS_DATABASE_MAX_CONNECTIONS PAYMENTS_DATABASE_STATEMENT_TIMEOUT \
-             PAYMENTS_DATABASE_URL PAYMENTS_DATA_DIR PAYMENTS_DLQ_TOPIC PAYMENTS_GROUP_ID \
-             PAYMENTS_ISSUER PAYMENTS_JWKS_REFRESH_COOLDOWN PAYMENTS_JWKS_URI \
-             PAYMENTS_KAFKA_BOOTSTRAP PAYMENTS_LISTEN PAYMENTS_MAX_RECORD_BYTES \
-             PAYMENTS_RETRY_BACKOFF PAYMENTS_RETRY_BACKOFF_MAX PAYMENTS_RETRY_MAX_ATTEMPTS \
-             PAYMENTS_RETRY_TOPIC PAYMENTS_SHUTDOWN_TIMEOUT PAYMENTS_STATS_INTERVAL \
-             PAYMENTS_TOKEN_ALGORITHMS PAYMENTS_TOPIC PAYMENTS_TRUSTED_PRODUCERS RUST_LOG"
+            "LOG_FORMAT PAYMENTS_AUDIENCE PAYMENTS_CLIENT_ID PAYMENTS_CLIENT_KEY \
+             PAYMENTS_DATABASE_ACQUIRE_TIMEOUT PAYMENTS_DATABASE_MAX_CONNECTIONS \
+             PAYMENTS_DATABASE_STATEMENT_TIMEOUT PAYMENTS_DATABASE_URL PAYMENTS_DATA_DIR \
+             PAYMENTS_DLQ_TOPIC PAYMENTS_GROUP_ID PAYMENTS_HANDSHAKE_TIMEOUT \
+             PAYMENTS_IDENTITY_TIMEOUT PAYMENTS_IDLE_TIMEOUT PAYMENTS_ISSUER \
+             PAYMENTS_JWKS_REFRESH_COOLDOWN PAYMENTS_JWKS_URI PAYMENTS_KAFKA_BOOTSTRAP \
+             PAYMENTS_KEEPALIVE_INTERVAL PAYMENTS_LISTEN PAYMENTS_MAX_CONCURRENT_REQUESTS \
+             PAYMENTS_MAX_CONNECTIONS PAYMENTS_MAX_MESSAGE_BYTES PAYMENTS_MAX_RECORD_BYTES \
+             PAYMENTS_PLAINTEXT PAYMENTS_REQUEST_TIMEOUT PAYMENTS_RETRY_BACKOFF \
+             PAYMENTS_RETRY_BACKOFF_MAX PAYMENTS_RETRY_MAX_ATTEMPTS PAYMENTS_RETRY_TOPIC \
+             PAYMENTS_SHUTDOWN_TIMEOUT PAYMENTS_STATS_INTERVAL PAYMENTS_TLS_CA PAYMENTS_TLS_CERT \
+             PAYMENTS_TLS_CLIENT_AUTH PAYMENTS_TLS_CLIENT_CA PAYMENTS_TLS_CLIENT_CERT \
+             PAYMENTS_TLS_CLIENT_KEY PAYMENTS_TLS_KEY PAYMENTS_TLS_RELOAD_INTERVAL \
+             PAYMENTS_TOKEN_ALGORITHMS PAYMENTS_TOKEN_ENDPOINT PAYMENTS_TOPIC PAYMENTS_TRUSTED_PRODUCERS RUST_LOG"
         );
     }
 }

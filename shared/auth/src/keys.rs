@@ -211,6 +211,22 @@ impl SigningKey {
         file.sync_all().map_err(io)
     }
 
+    /// A service's `keygen`: the client key at `private_key` (created with its directory if
+    /// absent, mode 0600; kept if present, whatever its algorithm; else generated as `spec`
+    /// says) and its public JWK written to `public_jwk`, for the authorization server to
+    /// register. The private key never leaves the service.
+    pub fn keygen(private_key: &Path, public_jwk: &Path, spec: KeySpec) -> Result<Self, KeyError> {
+        if let Some(parent) = private_key.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| KeyError::Io {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        let key = Self::load_or_generate(private_key, spec)?;
+        key.write_public_jwk(public_jwk)?;
+        Ok(key)
+    }
+
     /// Loads the key at `path`, or generates one as `spec` says and stores it there if there
     /// is none. An existing key is used whatever its algorithm.
     pub fn load_or_generate(path: &Path, spec: KeySpec) -> Result<Self, KeyError> {

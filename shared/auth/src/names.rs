@@ -7,6 +7,8 @@
 /// The Orders service's OAuth client id: the confidential client that exchanges a user's
 /// token for an event token, and so the trusted producer (`act.sub`) of payment events.
 pub const ORDERS_CLIENT_ID: &str = "orders-service";
+/// The Payments service's OAuth client id (its `--client-id` default).
+pub const PAYMENTS_CLIENT_ID: &str = "payments-service";
 /// The demo public client (password grant, development only).
 pub const DEMO_CLIENT_ID: &str = "demo-cli";
 /// The demo internet client (password grant, development only): its access tokens are

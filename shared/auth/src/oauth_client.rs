@@ -157,7 +157,17 @@ impl TokenClient {
         token_endpoint: impl Into<String>,
         timeout: Duration,
     ) -> Result<Self, OAuthClientError> {
-        let http = OutboundHttp::new(timeout)
+        Self::with_http(token_endpoint, reqwest::Client::builder(), timeout)
+    }
+
+    /// Like [`TokenClient::new`], with the HTTP client built from `http` (e.g. one carrying the
+    /// service's TLS trust and client certificate); the hardening of [`OutboundHttp`] applies.
+    pub fn with_http(
+        token_endpoint: impl Into<String>,
+        http: reqwest::ClientBuilder,
+        timeout: Duration,
+    ) -> Result<Self, OAuthClientError> {
+        let http = OutboundHttp::from_builder(http, timeout)
             .map_err(|e| OAuthClientError::InvalidResponse(e.to_string()))?;
         Ok(Self {
             endpoint: token_endpoint.into(),

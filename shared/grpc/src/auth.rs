@@ -34,17 +34,17 @@ use crate::server::ServiceError;
 pub const TOKEN_LEEWAY: Duration = Duration::from_secs(30);
 
 /// The validator of a service configured by `config`: tokens of exactly its issuer, naming
-/// its audience, signed with an algorithm of `--token-algorithms` by a key of its JWKS URI
-/// (fetched through `zte_auth`'s hardened [`OutboundHttp`], each fetch bounded by
-/// `http_timeout`; refreshed in the background on its TTL and, for unknown key ids, at most
-/// once per `--jwks-refresh-cooldown`).
+/// its audience, signed with an algorithm of `--token-algorithms` by a key of its JWKS URI,
+/// fetched with `http` (`zte_auth`'s hardened [`OutboundHttp`], carrying the service's TLS
+/// trust and client certificate), each fetch bounded by `--identity-timeout`; refreshed in the
+/// background on its TTL and, for unknown key ids, at most once per
+/// `--jwks-refresh-cooldown`.
 pub fn token_validator<S: ServiceDefaults>(
     config: &ServiceConfig<S>,
-    http_timeout: Duration,
+    http: OutboundHttp,
 ) -> Result<TokenValidator, ServiceError> {
     let algorithms = Algorithm::parse_list(&config.token_algorithms)
         .map_err(|why| ServiceError::Config(format!("--token-algorithms: {why}")))?;
-    let http = OutboundHttp::new(http_timeout)?;
     Ok(TokenValidator::new(
         ValidatorConfig {
             issuer: config.issuer.clone(),
@@ -55,7 +55,7 @@ pub fn token_validator<S: ServiceDefaults>(
         JwksCache::remote(
             config.jwks_uri(),
             http,
-            http_timeout,
+            config.identity_timeout,
             config.jwks_refresh_cooldown,
         ),
     ))

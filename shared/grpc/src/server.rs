@@ -1,23 +1,27 @@
 //! The gRPC server every API runs in ([`GrpcServer`]): bound at build time, then served with
-//! the same pieces everywhere: authentication, readiness, reflection, request spans,
-//! graceful stop.
+//! the same pieces everywhere: TLS (mutual when configured; certificates reloaded from disk),
+//! the listener's connection limits, authentication, the API call limits, readiness,
+//! reflection, request spans, HTTP/2 keep-alive, graceful stop.
 
 use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
 
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{body::Body, server::NamedService};
 use tonic_health::pb::health_server::HealthServer;
 use tonic_reflection::server::Builder as ReflectionBuilder;
 use tower::Service;
 use tower_http::trace::TraceLayer;
-use zte_auth::TokenValidator;
-use zte_runtime::{ServiceConfig, ServiceDefaults, Shutdown};
+use zte_auth::{OutboundHttp, TokenValidator};
+use zte_runtime::{GrpcLimits, ServiceConfig, ServiceDefaults, Shutdown};
+use zte_tls::{ALPN_GRPC, ClientTls, ConnectionLimits, Listener, ServerTls};
 
 use crate::{
     auth::{AuthLayer, ProtectedService, token_validator},
+    limits::{CallLimitLayer, MessageLimits},
     readiness::Readiness,
 };
+
+/// How long an HTTP/2 keep-alive PING may go unanswered before the connection is closed.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Why a gRPC service could not be set up (listener, token validator, reflection), or
 /// stopped because a task that had to run until shutdown died.
@@ -37,6 +41,9 @@ pub enum ServiceError {
     /// The HTTP client for the JWKS could not be built.
     #[error("{0}")]
     Http(#[from] zte_auth::HttpError),
+    /// A certificate, key or CA file could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(#[from] zte_tls::TlsError),
     /// The reflection service could not be built from the descriptor sets.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -45,32 +52,49 @@ pub enum ServiceError {
     Task(#[from] zte_runtime::TaskFailed),
 }
 
-/// The gRPC server of one API, prepared at start (listener bound, token validator built)
-/// and served later ([`GrpcServer::serve`]).
+/// The gRPC server of one API, prepared at start (listener bound, TLS files loaded, token
+/// validator built) and served later ([`GrpcServer::serve`]).
 #[derive(Debug)]
 pub struct GrpcServer {
-    listener: TcpListener,
+    listener: Listener,
     local_addr: SocketAddr,
     validator: TokenValidator,
+    client_tls: ClientTls,
+    max_concurrent_requests: usize,
+    max_message_bytes: usize,
+    keepalive_interval: Duration,
+    request_timeout: Duration,
 }
 
 impl GrpcServer {
-    /// Binds `config.listen` (port 0 becomes a free port) and builds the service's token
-    /// validator from `config` ([`token_validator`]; each JWKS fetch bounded by
-    /// `jwks_timeout`).
-    pub async fn bind<D: ServiceDefaults>(
-        config: &ServiceConfig<D>,
-        jwks_timeout: Duration,
-    ) -> Result<Self, ServiceError> {
-        let validator = token_validator(config, jwks_timeout)?;
+    /// Binds `config.listen` (port 0 becomes a free port) with the configured TLS and
+    /// connection limits, loads the client side of TLS (what this service trusts and presents
+    /// when it calls identity), and builds the service's token validator from
+    /// `config` ([`token_validator`]; each JWKS fetch bounded by `--identity-timeout`).
+    pub async fn bind<D: ServiceDefaults>(config: &ServiceConfig<D>) -> Result<Self, ServiceError> {
+        let client_tls = ClientTls::from_config(&config.tls)?;
+        let http = OutboundHttp::from_builder(client_tls.http_client(), config.identity_timeout)?;
+        let validator = token_validator(config, http)?;
+        let server_tls = ServerTls::from_config(&config.tls, ALPN_GRPC)?;
         let addr = config.listen;
-        let bind_error = |source| ServiceError::Bind { addr, source };
-        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
-        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let listener = Listener::bind(addr, server_tls, ConnectionLimits::from(&config.limits))
+            .await
+            .map_err(|source| ServiceError::Bind { addr, source })?;
+        let GrpcLimits {
+            max_concurrent_requests,
+            max_message_bytes,
+            keepalive_interval,
+            ..
+        } = config.grpc;
         Ok(Self {
+            local_addr: listener.local_addr(),
             listener,
-            local_addr,
             validator,
+            client_tls,
+            max_concurrent_requests,
+            max_message_bytes,
+            keepalive_interval,
+            request_timeout: config.limits.request_timeout,
         })
     }
 
@@ -79,9 +103,19 @@ impl GrpcServer {
         self.local_addr
     }
 
+    /// True when the server speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        self.listener.tls().is_some()
+    }
+
     /// The validator calls are authenticated with (shared, e.g. with an event verifier).
     pub fn validator(&self) -> &TokenValidator {
         &self.validator
+    }
+
+    /// What this service trusts and presents as a client (identity's JWKS and token endpoint).
+    pub fn client_tls(&self) -> &ClientTls {
+        &self.client_tls
     }
 
     /// Serves `api` as a task of `shutdown`, next to health and reflection (v1 and v1alpha,
@@ -90,6 +124,10 @@ impl GrpcServer {
     /// - Calls to `api` need a bearer token valid for the validator with `scope`
     ///   ([`AuthLayer`]); health and reflection stay open. Every call runs in a request span
     ///   ([`TraceLayer::new_for_grpc`]).
+    /// - Calls to `api` are limited ([`CallLimitLayer`]: `--max-concurrent-requests`,
+    ///   `--request-timeout`), and so are its messages (`--max-message-bytes`).
+    /// - The certificate, key and client CA files (server side) and the client certificate
+    ///   (client side) are re-read every `--tls-reload-interval`.
     /// - The validator's JWKS is loaded in the background (with retries: the issuer may
     ///   start later) and kept fresh by its refresher, and the service is ready ([`Readiness`]) while the JWKS is loaded and
     ///   `probe` (the service's own dependencies) answers `Ok`.
@@ -106,6 +144,7 @@ impl GrpcServer {
     where
         S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
             + NamedService
+            + MessageLimits
             + Clone
             + Send
             + Sync
@@ -141,24 +180,44 @@ impl GrpcServer {
             }
         });
 
-        let auth = AuthLayer::new(self.validator, vec![ProtectedService::new(S::NAME, scope)]);
+        if let Some(tls) = self.listener.tls() {
+            shutdown.spawn_task("server certificate reloader", tls.reloader());
+        }
+        shutdown.spawn_task("client certificate reloader", self.client_tls.reloader());
+
+        let protected = ProtectedService::new(S::NAME, scope);
+        let call_limits = CallLimitLayer::new(
+            &protected.path_prefix,
+            self.max_concurrent_requests,
+            self.request_timeout,
+        );
+        let auth = AuthLayer::new(self.validator, vec![protected]);
         let router = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(self.keepalive_interval))
+            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
             .layer(TraceLayer::new_for_grpc())
+            .layer(call_limits)
             .layer(auth)
             .add_service(readiness.health_service())
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(api);
+            .add_service(api.with_message_limits(self.max_message_bytes));
         let token = shutdown.token();
         let draining = async move {
             token.cancelled().await;
             readiness.stop().await;
             tracing::info!("gRPC server draining: no new calls, finishing in-flight ones");
         };
-        tracing::info!(addr = %self.local_addr, service = S::NAME, "serving");
+        tracing::info!(
+            addr = %self.local_addr,
+            service = S::NAME,
+            tls = self.listener.tls().is_some(),
+            client_auth = ?self.listener.tls().and_then(ServerTls::client_auth),
+            "serving"
+        );
         shutdown.spawn_service(
             "gRPC server",
-            router.serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), draining),
+            router.serve_with_incoming_shutdown(self.listener.incoming(), draining),
         );
         Ok(())
     }

@@ -68,6 +68,35 @@ pub fn http_url(name: &str, value: &str) -> Result<url::Url, String> {
     Ok(parsed)
 }
 
+/// Checks that the URL setting `name` is `https://`, or `http://` with a loopback host
+/// (`127.0.0.0/8`, `::1`, `localhost`): a token issuer, JWKS or token endpoint reached in the
+/// clear could be answered by anyone on the path (a key of their own in the JWKS, a stolen
+/// client assertion at the token endpoint).
+pub fn secure_url(name: &str, value: &str) -> Result<url::Url, String> {
+    let parsed = http_url(name, value)?;
+    if parsed.scheme() == "http" && !is_loopback_url(&parsed) {
+        return Err(format!(
+            "{name} {value:?} is http:// on a non-loopback host; use https:// \
+             (http:// is accepted only for 127.0.0.1, ::1 and localhost)"
+        ));
+    }
+    Ok(parsed)
+}
+
+/// True when `url`'s host is a loopback address or `localhost`.
+pub fn is_loopback_url(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => is_localhost(name),
+        None => false,
+    }
+}
+
+fn is_localhost(name: &str) -> bool {
+    name.eq_ignore_ascii_case("localhost") || name.eq_ignore_ascii_case("localhost.")
+}
+
 /// Checks that none of the `(name, value)` settings is empty or blank.
 pub fn require_non_empty(settings: &[(&str, &str)]) -> Result<(), String> {
     match settings.iter().find(|(_, value)| value.trim().is_empty()) {
@@ -147,6 +176,34 @@ mod tests {
                 .unwrap_err()
                 .contains("--topic")
         );
+    }
+
+    #[test]
+    fn http_urls_are_refused_unless_the_host_is_loopback() {
+        for ok in [
+            "https://identity:8443",
+            "https://10.0.0.1/jwks",
+            "http://127.0.0.1:18080",
+            "http://127.1.2.3/x",
+            "http://[::1]:18080/jwks",
+            "http://localhost:18080",
+        ] {
+            assert!(secure_url("--issuer", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://identity:8080",
+            "http://10.0.0.1/jwks",
+            "http://[::2]/",
+            "http://localhost.evil.example/",
+            "http://127.0.0.1.nip.io/",
+        ] {
+            let error = secure_url("--issuer", bad).unwrap_err();
+            assert!(
+                error.starts_with("--issuer") && error.contains("non-loopback"),
+                "{bad}: {error}"
+            );
+            assert!(!error.contains('\n'), "one line: {error}");
+        }
     }
 
     #[test]

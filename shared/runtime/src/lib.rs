@@ -4,7 +4,11 @@
 //! - [`shutdown`]: one stop signal and one drain deadline for every task a service spawns
 //!   ([`Shutdown`]); a task that dies makes the process exit non-zero.
 //! - [`config`]: value parsers and checks (durations, URLs, topic names) with one-line errors.
-//! - [`service_config`]: the settings group Orders and Payments share ([`ServiceConfig`]).
+//! - [`service_config`]: the settings group Orders and Payments share ([`ServiceConfig`]), and
+//!   the environment prefix every settings group reads with ([`EnvPrefix`]).
+//! - [`server_limits`]: the connection and request limits of every server ([`ServerLimits`]).
+//! - [`tls_config`]: the transport-security settings of every service ([`TlsConfig`]; the
+//!   rustls machinery built from them is `zte-tls`).
 //! - [`cli`]: command-line parsing with `--print-env`, and exit statuses.
 //!
 //! Kafka client settings live in `zte-kafka` and the gRPC skeleton in `zte-grpc`, so the
@@ -12,12 +16,16 @@
 
 pub mod cli;
 pub mod config;
+pub mod server_limits;
 pub mod service_config;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls_config;
 
 pub use cli::{PrintEnv, env_vars, exit_code, parse_args};
 pub use config::{is_topic_name, parse_duration, parse_lifetime};
-pub use service_config::{ServiceConfig, ServiceDefaults};
+pub use server_limits::ServerLimits;
+pub use service_config::{EnvPrefix, GrpcLimits, KeygenArgs, ServiceConfig, ServiceDefaults};
 pub use shutdown::{Shutdown, TaskFailed, shutdown_signal};
 pub use telemetry::init_tracing;
+pub use tls_config::{CertKey, ClientAuth, TlsConfig};

@@ -1,5 +1,12 @@
 //! The three services running as real binaries against one broker: names, ports and data
 //! directories of one stack, starting it, waiting until it is healthy, and reaching it.
+//!
+//! With `tls` (what the tests run), every hop is TLS with the project PKI (`scripts/pki.sh`,
+//! via `zte_testkit::pki`): identity serves HTTPS, Orders and Payments serve gRPC over TLS,
+//! each verifies client certificates against the CA (`optional`: users without one are let
+//! in, a certificate of another CA is refused), and Orders and Payments present their own
+//! client certificates to identity (mutual TLS between the services). Without it every
+//! service serves plaintext, which they allow on loopback only.
 
 use std::{
     net::SocketAddr,
@@ -12,8 +19,10 @@ use tokio::process::Command;
 use tonic_health::pb::health_check_response::ServingStatus;
 use zte_auth::Algorithm;
 use zte_testkit::{
-    clients::{OrdersClient, PaymentsClient, channel},
-    free_port, kafka, unique_name, wait,
+    clients::{Dial, OrdersClient, PaymentsClient, channel},
+    free_port, kafka,
+    pki::{self, Pki},
+    unique_name, wait,
 };
 
 use crate::{binaries::binary, process::ServiceProcess};
@@ -44,6 +53,8 @@ pub struct StackConfig {
     pub root: PathBuf,
     /// How long Orders waits for Kafka's delivery report.
     pub publish_timeout: Duration,
+    /// TLS (and mutual TLS between the services) on every hop, or plaintext on loopback.
+    pub tls: bool,
     /// Algorithm of Identity's signing key and of the Orders client key (ES256 by default).
     pub signing_alg: Algorithm,
 }
@@ -64,6 +75,7 @@ impl StackConfig {
             payments_addr: loopback(free_port()),
             root,
             publish_timeout: Duration::from_secs(10),
+            tls: true,
             signing_alg: Algorithm::Es256,
         }
     }
@@ -80,7 +92,18 @@ impl StackConfig {
 
     /// The issuer URL of the identity service.
     pub fn issuer(&self) -> String {
-        format!("http://{}", self.identity_addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.identity_addr)
+    }
+
+    /// How a client (with the `gateway` certificate) reaches Orders.
+    pub fn orders_dial(&self) -> Dial {
+        pki::dial(self.orders_addr, self.tls)
+    }
+
+    /// How a client (with the `gateway` certificate) reaches Payments.
+    pub fn payments_dial(&self) -> Dial {
+        pki::dial(self.payments_addr, self.tls)
     }
 
     /// The identity service's data directory (its signing keys).
@@ -139,9 +162,10 @@ impl Stack {
         let client_jwk = config.root.join("orders/client-jwk.json");
         keygen(&client_key, &client_jwk, config.signing_alg).await?;
 
-        let identity = start(&logs, "identity", identity_args(&config, &client_jwk)).await?;
-        let payments = start(&logs, "payments", payments_args(&config)).await?;
-        let orders = start(&logs, "orders", orders_args(&config, &client_key)).await?;
+        let pki = pki::pki();
+        let identity = start(&logs, "identity", identity_args(&config, pki, &client_jwk)).await?;
+        let payments = start(&logs, "payments", payments_args(&config, pki)).await?;
+        let orders = start(&logs, "orders", orders_args(&config, pki, &client_key)).await?;
         let stack = Self {
             config,
             identity,
@@ -165,21 +189,21 @@ impl Stack {
         wait::wait_http_ok(&format!("{}/healthz", self.config.issuer()), START_TIMEOUT)
             .await
             .with_context(|| context("identity", &self.identity))?;
-        for (name, addr, service, process) in [
+        for (name, dial, service, process) in [
             (
                 "payments",
-                self.config.payments_addr,
+                self.config.payments_dial(),
                 zte_proto::payments::v1::SERVICE_NAME,
                 &self.payments,
             ),
             (
                 "orders",
-                self.config.orders_addr,
+                self.config.orders_dial(),
                 zte_proto::orders::v1::SERVICE_NAME,
                 &self.orders,
             ),
         ] {
-            wait::wait_grpc_health(addr, service, ServingStatus::Serving, START_TIMEOUT)
+            wait::wait_grpc_health(dial, service, ServingStatus::Serving, START_TIMEOUT)
                 .await
                 .with_context(|| context(name, process))?;
         }
@@ -188,13 +212,13 @@ impl Stack {
 
     /// A client of the orders service.
     pub async fn orders_client(&self) -> anyhow::Result<OrdersClient> {
-        Ok(OrdersClient::new(channel(self.config.orders_addr).await?))
+        Ok(OrdersClient::new(channel(self.config.orders_dial()).await?))
     }
 
     /// A client of the payments service.
     pub async fn payments_client(&self) -> anyhow::Result<PaymentsClient> {
         Ok(PaymentsClient::new(
-            channel(self.config.payments_addr).await?,
+            channel(self.config.payments_dial()).await?,
         ))
     }
 
@@ -239,7 +263,27 @@ fn flags(pairs: Vec<(&str, String)>) -> Vec<String> {
         .collect()
 }
 
-fn identity_args(config: &StackConfig, client_jwk: &Path) -> Vec<String> {
+/// The transport flags of the service `name`: with TLS, its PKI certificates (serve TLS,
+/// verify client certificates against the CA when presented, trust the CA, present its client
+/// certificate); otherwise `--plaintext`.
+fn transport_args(config: &StackConfig, pki: &Pki, name: &str) -> Vec<String> {
+    if !config.tls {
+        return vec!["--plaintext".into()];
+    }
+    let path = |p: PathBuf| p.display().to_string();
+    let (server, client) = (pki.server(name), pki.client(name));
+    flags(vec![
+        ("--tls-cert", path(server.cert)),
+        ("--tls-key", path(server.key)),
+        ("--tls-client-ca", path(pki.ca())),
+        ("--tls-client-auth", "optional".into()),
+        ("--tls-ca", path(pki.ca())),
+        ("--tls-client-cert", path(client.cert)),
+        ("--tls-client-key", path(client.key)),
+    ])
+}
+
+fn identity_args(config: &StackConfig, pki: &Pki, client_jwk: &Path) -> Vec<String> {
     let mut args = flags(vec![
         ("--listen", config.identity_addr.to_string()),
         ("--issuer", config.issuer()),
@@ -247,6 +291,7 @@ fn identity_args(config: &StackConfig, client_jwk: &Path) -> Vec<String> {
         ("--orders-client-jwk", client_jwk.display().to_string()),
         ("--signing-alg", config.signing_alg.to_string()),
     ]);
+    args.extend(transport_args(config, pki, "identity"));
     args.push("--demo".into());
     args
 }
@@ -266,7 +311,7 @@ fn kafka_service_flags<'a>(
     ]
 }
 
-fn payments_args(config: &StackConfig) -> Vec<String> {
+fn payments_args(config: &StackConfig, pki: &Pki) -> Vec<String> {
     let mut pairs = kafka_service_flags(config, "payments", config.payments_addr);
     pairs.extend([
         ("--dlq-topic", config.dlq_topic.clone()),
@@ -276,10 +321,12 @@ fn payments_args(config: &StackConfig) -> Vec<String> {
         // A record set aside during an outage is checked again within 5 s of its end.
         ("--retry-backoff-max", "5s".to_owned()),
     ]);
-    flags(pairs)
+    let mut args = flags(pairs);
+    args.extend(transport_args(config, pki, "payments"));
+    args
 }
 
-fn orders_args(config: &StackConfig, client_key: &Path) -> Vec<String> {
+fn orders_args(config: &StackConfig, pki: &Pki, client_key: &Path) -> Vec<String> {
     let mut pairs = kafka_service_flags(config, "orders", config.orders_addr);
     pairs.extend([
         ("--client-key", client_key.display().to_string()),
@@ -288,5 +335,7 @@ fn orders_args(config: &StackConfig, client_key: &Path) -> Vec<String> {
             format!("{}ms", config.publish_timeout.as_millis()),
         ),
     ]);
-    flags(pairs)
+    let mut args = flags(pairs);
+    args.extend(transport_args(config, pki, "orders"));
+    args
 }

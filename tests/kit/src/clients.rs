@@ -3,7 +3,10 @@
 
 use std::{collections::HashSet, future::Future, net::SocketAddr, time::Duration};
 
-use tonic::{Request, Status, transport::Channel};
+use tonic::{
+    Request, Status,
+    transport::{Channel, ClientTlsConfig},
+};
 use zte_proto::{
     orders::v1::{
         CreateOrderRequest, GetOrderRequest, ListOrdersRequest, ListOrdersResponse, Order,
@@ -30,11 +33,46 @@ pub fn authed<T>(message: T, token: &str) -> Request<T> {
     request
 }
 
-/// A gRPC channel to `addr` (plaintext, loopback).
-pub async fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
-    Ok(Channel::from_shared(format!("http://{addr}"))?
-        .connect()
-        .await?)
+/// Where and how to reach a gRPC server: plaintext (a bare `SocketAddr` converts to that) or
+/// TLS with a client configuration (trust, optional client certificate).
+#[derive(Debug, Clone)]
+pub struct Dial {
+    /// The server's address.
+    pub addr: SocketAddr,
+    /// TLS, or `None` for plaintext.
+    pub tls: Option<ClientTlsConfig>,
+}
+
+impl Dial {
+    /// `addr` over TLS configured by `tls`.
+    pub fn tls(addr: SocketAddr, tls: ClientTlsConfig) -> Self {
+        Self {
+            addr,
+            tls: Some(tls),
+        }
+    }
+}
+
+impl From<SocketAddr> for Dial {
+    fn from(addr: SocketAddr) -> Self {
+        Self { addr, tls: None }
+    }
+}
+
+impl From<&Dial> for Dial {
+    fn from(dial: &Dial) -> Self {
+        dial.clone()
+    }
+}
+
+/// A gRPC channel to the server `dial` names (plaintext or TLS).
+pub async fn channel(dial: impl Into<Dial>) -> anyhow::Result<Channel> {
+    let dial = dial.into();
+    let endpoint = match dial.tls {
+        None => Channel::from_shared(format!("http://{}", dial.addr))?,
+        Some(tls) => Channel::from_shared(format!("https://{}", dial.addr))?.tls_config(tls)?,
+    };
+    Ok(endpoint.connect().await?)
 }
 
 /// The items of the usual test order: 2 × 1250 + 1 × 99 = 2599.
@@ -223,13 +261,13 @@ pub fn order_ids_paid_once(payments: &[Payment], who: &str) -> HashSet<String> {
     unique
 }
 
-/// The services the server at `addr` lists through gRPC reflection (v1).
-pub async fn reflection_services(addr: SocketAddr) -> Vec<String> {
+/// The services the server `dial` names lists through gRPC reflection (v1).
+pub async fn reflection_services(dial: impl Into<Dial>) -> Vec<String> {
     use tonic_reflection::pb::v1::{
         ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
         server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
     };
-    let channel = channel(addr).await.expect("connecting for reflection");
+    let channel = channel(dial).await.expect("connecting for reflection");
     let request = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),

@@ -38,7 +38,8 @@ pub struct IdentitySetup {
 }
 
 impl IdentitySetup {
-    /// Data in a fresh temp dir.
+    /// Data in a fresh temp dir, plaintext on loopback (set `config.tls`, e.g.
+    /// `pki().tls("identity")`, for HTTPS).
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("creating a temp dir");
         let mut setup = Self::in_dir(dir.path().to_path_buf());
@@ -76,9 +77,9 @@ impl IdentitySetup {
         let running = Running::spawn(|stop| app.run_until(stop));
         IdentityApp {
             addr,
+            http: crate::pki::http_client_for(&issuer),
             issuer,
             data_dir,
-            http: reqwest::Client::new(),
             orders_key: orders_client_key(),
             active_kid,
             running,
@@ -182,7 +183,7 @@ impl Reply {
 /// A user token from the identity service at `issuer` by the password grant of the demo
 /// client (scope `orders payments`).
 pub async fn user_token(issuer: &str, user: &str, password: &str) -> anyhow::Result<String> {
-    let response = reqwest::Client::new()
+    let response = crate::pki::http_client_for(issuer)
         .post(format!("{issuer}/token"))
         .form(&[
             ("grant_type", PASSWORD),
@@ -377,7 +378,11 @@ impl IdentityApp {
             },
             JwksCache::remote(
                 format!("{}/jwks", self.issuer),
-                zte_auth::OutboundHttp::new(Duration::from_secs(5)).expect("an HTTP client"),
+                zte_auth::OutboundHttp::from_builder(
+                    crate::pki::http_builder_for(&self.issuer),
+                    Duration::from_secs(5),
+                )
+                .expect("an HTTP client"),
                 Duration::from_secs(5),
                 Duration::ZERO,
             ),

@@ -11,7 +11,8 @@
 //! | [`token_service`] | the token-service stand-in: JWKS + token exchange, switchable off |
 //! | [`events`] | `OrderCreated` events and records as Orders publishes them |
 //! | [`storm`] | forged records by the thousand (unknown kids, oversized, garbage, spoofed headers) |
-//! | [`clients`] | gRPC clients of Orders and Payments with one method per RPC |
+//! | [`clients`] | gRPC clients of Orders and Payments with one method per RPC, plaintext or TLS ([`clients::Dial`]) |
+//! | [`pki`] | the project PKI (`scripts/pki.sh`): certificates, TLS settings, HTTPS and gRPC TLS clients |
 //! | [`orders`], [`payments`], [`identity`] | each service in-process on port 0 (`TestApp` style) |
 //!
 //! Nothing here mocks the broker, a database or the token service of a test that claims to use
@@ -30,6 +31,7 @@ pub mod identity;
 pub mod kafka;
 pub mod orders;
 pub mod payments;
+pub mod pki;
 mod running;
 pub mod storm;
 pub mod token_service;

@@ -11,8 +11,12 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use zte_proto::orders::v1::SERVICE_NAME;
 
 use crate::{
-    clients::OrdersClient, database::TestDatabase, kafka, running::Running,
-    tokens::orders_client_key, wait,
+    clients::{Dial, OrdersClient},
+    database::TestDatabase,
+    kafka,
+    running::Running,
+    tokens::orders_client_key,
+    wait,
 };
 
 /// An Orders configuration for a test, before the app starts: adjust `config`, or prepare its
@@ -26,12 +30,14 @@ pub struct OrdersSetup {
 }
 
 impl OrdersSetup {
-    /// Port 0, a fresh one-partition topic, a data directory in a fresh temp dir, tokens from
+    /// Port 0, plaintext gRPC (set `config.service.tls` for TLS), a fresh one-partition topic
+    /// on the plaintext test broker, a data directory in a fresh temp dir, tokens from
     /// `issuer`, a short JWKS refresh cooldown.
     pub async fn new(issuer: &str) -> Self {
         let dir = tempfile::tempdir().expect("creating a temp dir");
         let mut config = OrdersConfig::with_defaults(issuer, dir.path().join("orders"));
         config.service.listen = "127.0.0.1:0".parse().expect("a socket address");
+        config.service.tls = zte_runtime::TlsConfig::plaintext();
         config.service.kafka_bootstrap = kafka::bootstrap();
         config.service.topic = kafka::fresh_topic("orders-test", 1).await;
         config.service.jwks_refresh_cooldown = Duration::from_millis(200);
@@ -58,7 +64,7 @@ impl OrdersSetup {
         crate::init_test_logging();
         let config = self.config.clone();
         std::fs::create_dir_all(&config.service.data_dir).expect("creating the data dir");
-        let key_path = config.client_key_path();
+        let key_path = config.service.client_key_path();
         if !key_path.exists() {
             orders_client_key()
                 .store(&key_path)
@@ -69,11 +75,13 @@ impl OrdersSetup {
             .expect("building the Orders app");
         let addr = app.local_addr();
         let running = Running::spawn(|stop| app.run_until(stop));
-        let channel = crate::clients::channel(addr)
+        let dial = crate::pki::dial(addr, !config.service.tls.plaintext);
+        let channel = crate::clients::channel(&dial)
             .await
             .expect("connecting to Orders");
         OrdersApp {
             addr,
+            dial,
             topic: config.service.topic,
             data_dir: config.service.data_dir,
             client: OrdersClient::new(channel),
@@ -90,6 +98,8 @@ impl OrdersSetup {
 pub struct OrdersApp {
     /// gRPC address.
     pub addr: SocketAddr,
+    /// How the kit reaches it (plaintext or TLS).
+    pub dial: Dial,
     /// The event topic.
     pub topic: String,
     /// The data directory.
@@ -119,12 +129,12 @@ impl OrdersApp {
 
     /// The readiness of `orders.v1.OrdersService` (its gRPC health status).
     pub async fn readiness(&self) -> ServingStatus {
-        wait::serving_status(self.addr, SERVICE_NAME).await
+        wait::serving_status(&self.dial, SERVICE_NAME).await
     }
 
     /// The liveness of the server as a whole (health status of `""`).
     pub async fn liveness(&self) -> ServingStatus {
-        wait::serving_status(self.addr, "").await
+        wait::serving_status(&self.dial, "").await
     }
 
     /// Stops the service gracefully and waits for it (within 30 s).

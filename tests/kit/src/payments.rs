@@ -14,7 +14,7 @@ use zte_proto::payments::v1::SERVICE_NAME;
 use rdkafka::producer::FutureProducer;
 
 use crate::{
-    clients::PaymentsClient,
+    clients::{Dial, PaymentsClient},
     database::TestDatabase,
     events::Event,
     kafka::{self, Record},
@@ -46,10 +46,11 @@ impl std::fmt::Debug for PaymentsSetup {
 }
 
 impl PaymentsSetup {
-    /// Port 0, a fresh source topic with `partitions` partitions, a one-partition DLQ
-    /// (`<topic>.dlq`) and retry topic (`<topic>.retry`), a fresh group, a data directory in
-    /// a fresh temp dir, tokens from `issuer`, a one-second JWKS refresh cooldown, retries
-    /// after 250 ms doubling up to 2 s, 16 KiB records at most.
+    /// Port 0, plaintext gRPC (set `config.service.tls` for TLS), a fresh source topic with
+    /// `partitions` partitions, a one-partition DLQ (`<topic>.dlq`) and retry topic
+    /// (`<topic>.retry`) on the plaintext test broker, a fresh group, a data directory in a
+    /// fresh temp dir, tokens from `issuer`, a one-second JWKS refresh cooldown, retries after
+    /// 250 ms doubling up to 2 s, 16 KiB records at most.
     pub async fn new(issuer: &str, partitions: i32) -> Self {
         let dir = tempfile::tempdir().expect("creating a temp dir");
         let topic = kafka::fresh_topic("payments-test", partitions).await;
@@ -64,6 +65,7 @@ impl PaymentsSetup {
         config.retry_backoff = Duration::from_millis(250);
         config.retry_backoff_max = Duration::from_secs(2);
         config.service.listen = "127.0.0.1:0".parse().expect("a socket address");
+        config.service.tls = zte_runtime::TlsConfig::plaintext();
         config.service.kafka_bootstrap = kafka::bootstrap();
         config.service.topic = topic;
         config.dlq_topic = Some(dlq);
@@ -141,11 +143,13 @@ impl PaymentsSetup {
         let stats = app.stats();
         let store = app.store();
         let running = Running::spawn(|stop| app.run_until(stop));
-        let channel = crate::clients::channel(addr)
+        let dial = crate::pki::dial(addr, !self.config.service.tls.plaintext);
+        let channel = crate::clients::channel(&dial)
             .await
             .expect("connecting to Payments");
         PaymentsApp {
             addr,
+            dial,
             stats,
             store,
             client: PaymentsClient::new(channel),
@@ -172,6 +176,8 @@ pub async fn payment_store(database: &TestDatabase) -> PaymentStore {
 pub struct PaymentsApp {
     /// gRPC address.
     pub addr: SocketAddr,
+    /// How the kit reaches it (plaintext or TLS).
+    pub dial: Dial,
     /// Live counters.
     pub stats: Arc<ConsumerStats>,
     /// The app's database.
@@ -211,12 +217,12 @@ impl PaymentsApp {
 
     /// The readiness of `payments.v1.PaymentsService` (its gRPC health status).
     pub async fn readiness(&self) -> ServingStatus {
-        wait::serving_status(self.addr, SERVICE_NAME).await
+        wait::serving_status(&self.dial, SERVICE_NAME).await
     }
 
     /// Waits until the readiness is `status` (within [`WAIT`]).
     pub async fn wait_readiness(&self, status: ServingStatus) {
-        wait::wait_grpc_health(self.addr, SERVICE_NAME, status, WAIT)
+        wait::wait_grpc_health(&self.dial, SERVICE_NAME, status, WAIT)
             .await
             .expect("the expected readiness");
     }

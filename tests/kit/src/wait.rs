@@ -3,15 +3,15 @@
 
 use std::{
     future::Future,
-    net::SocketAddr,
     time::{Duration, Instant},
 };
 
 use anyhow::bail;
-use tonic::transport::Channel;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
+
+use crate::clients::{Dial, channel};
 
 /// Polls `check` until it returns `Some`, failing with `what` after `timeout`.
 pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> anyhow::Result<T>
@@ -33,14 +33,10 @@ where
     }
 }
 
-/// The status the gRPC health service at `addr` reports for `service` (`""`: the server as a
-/// whole), or `None` if it cannot be asked.
-pub async fn grpc_health(addr: SocketAddr, service: &str) -> Option<ServingStatus> {
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .ok()?
-        .connect()
-        .await
-        .ok()?;
+/// The status the gRPC health service `dial` names reports for `service` (`""`: the server
+/// as a whole), or `None` if it cannot be asked.
+pub async fn grpc_health(dial: impl Into<Dial>, service: &str) -> Option<ServingStatus> {
+    let channel = channel(dial).await.ok()?;
     let response = HealthClient::new(channel)
         .check(HealthCheckRequest {
             service: service.to_owned(),
@@ -50,35 +46,39 @@ pub async fn grpc_health(addr: SocketAddr, service: &str) -> Option<ServingStatu
     ServingStatus::try_from(response.into_inner().status).ok()
 }
 
-/// The status the gRPC health service at `addr` reports for `service`; it must answer.
-pub async fn serving_status(addr: SocketAddr, service: &str) -> ServingStatus {
-    grpc_health(addr, service)
+/// The status the gRPC health service `dial` names reports for `service`; it must answer.
+pub async fn serving_status(dial: impl Into<Dial>, service: &str) -> ServingStatus {
+    let dial = dial.into();
+    let addr = dial.addr;
+    grpc_health(dial, service)
         .await
         .unwrap_or_else(|| panic!("no health answer for {service:?} at {addr}"))
 }
 
-/// Waits until the gRPC health service at `addr` reports `status` for `service`.
+/// Waits until the gRPC health service `dial` names reports `status` for `service`.
 pub async fn wait_grpc_health(
-    addr: SocketAddr,
+    dial: impl Into<Dial>,
     service: &str,
     status: ServingStatus,
     timeout: Duration,
 ) -> anyhow::Result<()> {
+    let dial: Dial = dial.into();
     wait_until(
-        &format!("{service} at {addr} to be {status:?}"),
+        &format!("{service} at {} to be {status:?}", dial.addr),
         timeout,
-        || async move { (grpc_health(addr, service).await == Some(status)).then_some(()) },
+        || {
+            let dial = dial.clone();
+            async move { (grpc_health(dial, service).await == Some(status)).then_some(()) }
+        },
     )
     .await
 }
 
-/// Waits until `url` answers 200.
+/// Waits until `url` answers 200 (`https://` URLs: the PKI's servers, [`crate::pki::http_client_for`]).
 pub async fn wait_http_ok(url: &str, timeout: Duration) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()?;
+    let http = crate::pki::http_client_for(url);
     wait_until(&format!("{url} to answer 200"), timeout, || {
-        let request = http.get(url);
+        let request = http.get(url).timeout(Duration::from_secs(2));
         async move {
             request
                 .send()

@@ -24,8 +24,8 @@ async fn identity_down_is_unavailable_and_nothing_is_published_or_visible() {
     let tokens = TokenService::start().await;
     let mut setup = OrdersSetup::new(&tokens.issuer).await;
     // JWKS stays reachable (callers authenticate); the token endpoint does not answer.
-    setup.config.token_endpoint = Some(format!("http://127.0.0.1:{}/token", free_port()));
-    setup.config.identity_timeout = Duration::from_secs(1);
+    setup.config.service.token_endpoint = Some(format!("http://127.0.0.1:{}/token", free_port()));
+    setup.config.service.identity_timeout = Duration::from_secs(1);
     let app = setup.spawn().await;
     let consumer = app.consumer();
     let token = tokens.user_token("alice");

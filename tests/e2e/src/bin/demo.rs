@@ -40,6 +40,10 @@ struct Args {
     /// Event topic.
     #[arg(long, default_value = "orders.order-created.v1")]
     topic: String,
+    /// Serve TLS on every hop with the project PKI (`scripts/pki.sh`; mutual TLS between the
+    /// services) instead of plaintext on loopback.
+    #[arg(long)]
+    tls: bool,
     /// Algorithm of Identity's signing key and the Orders client key (ES256 or PS256).
     #[arg(long, default_value = "ES256")]
     signing_alg: zte_auth::Algorithm,
@@ -62,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
         payments_addr: args.payments_addr,
         root: root.clone(),
         publish_timeout: Duration::from_secs(10),
+        tls: args.tls,
         signing_alg: args.signing_alg,
     };
     config.create_topics().await?;
@@ -71,8 +76,11 @@ async fn main() -> anyhow::Result<()> {
     );
     let stack = Stack::start(config).await?;
     println!(
-        "All healthy: identity http://{}  orders {}  payments {}  kafka {}",
-        args.identity_addr, args.orders_addr, args.payments_addr, args.kafka
+        "All healthy: identity {}  orders {}  payments {}  kafka {}",
+        stack.config.issuer(),
+        args.orders_addr,
+        args.payments_addr,
+        args.kafka
     );
 
     let token = stack.user_token("demouser", "Password1").await?;
