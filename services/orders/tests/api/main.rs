@@ -1,7 +1,8 @@
 //! The Orders service in-process against a real Kafka broker and the token-service stand-in
 //! (`zte_testkit`), one module per concern: publishing and idempotency, credentials and
-//! ownership, failures of identity and Kafka with outbox recovery, health, and replicas sharing
-//! one PostgreSQL database.
+//! ownership, failures of identity and Kafka with outbox recovery, health, replicas sharing
+//! one PostgreSQL database, and the transport edge (TLS, mutual TLS, certificate reload, load
+//! shedding).
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,6 +12,7 @@ mod create_order;
 mod failures;
 mod health;
 mod replicas;
+mod transport;
 
 use std::time::Duration;
 
