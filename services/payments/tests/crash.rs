@@ -33,7 +33,7 @@ impl Payments {
         )
         .unwrap();
         Command::new(env!("CARGO_BIN_EXE_payments"))
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--plaintext"])
             .args(["--kafka-bootstrap", &config.service.kafka_bootstrap])
             .args(["--topic", setup.topic()])
             .args(["--dlq-topic", setup.dlq()])

@@ -60,7 +60,7 @@ async fn kafka_outage_fails_calls_unavailable_and_loses_no_acknowledged_order() 
     broker.stop().await?;
     // Readiness follows the dependency: Orders reports NOT_SERVING while Kafka is gone.
     wait::wait_grpc_health(
-        stack.config.orders_addr,
+        stack.config.orders_dial(),
         zte_proto::orders::v1::SERVICE_NAME,
         ServingStatus::NotServing,
         Duration::from_secs(30),
