@@ -61,6 +61,7 @@ pub enum Command {
 
 /// Arguments of `orders keygen`.
 #[derive(Debug, Clone, Args)]
+#[group(id = "OrdersKeygenArgs")]
 pub struct KeygenArgs {
     /// Where the key pair goes.
     #[command(flatten)]
