@@ -37,8 +37,11 @@ scope_args() {
   case "$1" in
     event) args=(--package zte-event --test-package zte-event) ;;
     auth)
+      # jwks::tests time refreshes in milliseconds, which a niced run on a busy machine
+      # misses (a false "caught"); they test the key cache, not these files.
       args=(--package zte-auth --file shared/auth/src/validator.rs --file shared/auth/src/jws.rs
-        --test-package zte-auth --test-package zte-event)
+        --test-package zte-auth --test-package zte-event
+        --cargo-test-arg=-- --cargo-test-arg=--skip --cargo-test-arg=jwks::tests::)
       ;;
     grants)
       args=(--package identity --file 'services/identity/src/grants/*.rs'
