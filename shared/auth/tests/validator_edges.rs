@@ -7,7 +7,8 @@
 use std::{sync::LazyLock, time::Duration};
 
 use zte_auth::{
-    AccessTokenClaims, JwkSet, JwksCache, SigningKey, TokenError, TokenValidator, ValidatorConfig,
+    AccessTokenClaims, Algorithm, JwkSet, JwksCache, KeySpec, SigningKey, TokenError,
+    TokenValidator, ValidatorConfig,
     jws::{self, JwsError, MAX_TOKEN_BYTES, UntrustedHeader},
 };
 
@@ -15,7 +16,7 @@ const ISSUER: &str = "http://issuer.test";
 const AUDIENCE: &str = "payments-service";
 const LEEWAY: i64 = 5;
 
-static KEY: LazyLock<SigningKey> = LazyLock::new(|| SigningKey::generate(2048).unwrap());
+static KEY: LazyLock<SigningKey> = LazyLock::new(|| SigningKey::generate(KeySpec::Es256).unwrap());
 
 fn validator() -> TokenValidator {
     TokenValidator::new(
@@ -23,6 +24,7 @@ fn validator() -> TokenValidator {
             issuer: ISSUER.into(),
             audience: AUDIENCE.into(),
             leeway: Duration::from_secs(LEEWAY.unsigned_abs()),
+            algorithms: Algorithm::ALL.to_vec(),
         },
         JwksCache::fixed(JwkSet {
             keys: vec![KEY.public_jwk()],
@@ -72,12 +74,12 @@ async fn lifetime_is_checked_to_the_second_of_the_leeway() {
 fn the_token_size_cap_is_16_kib_inclusive() {
     let at_cap = "a".repeat(16 * 1024);
     assert_eq!(
-        UntrustedHeader::parse(&at_cap),
+        UntrustedHeader::parse(&at_cap, &Algorithm::ALL),
         Err(JwsError::Malformed("not three dot-separated parts".into()))
     );
     let over = "a".repeat(16 * 1024 + 1);
     assert_eq!(
-        UntrustedHeader::parse(&over),
+        UntrustedHeader::parse(&over, &Algorithm::ALL),
         Err(JwsError::Malformed(format!(
             "longer than {MAX_TOKEN_BYTES} bytes"
         )))

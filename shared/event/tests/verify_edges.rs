@@ -13,8 +13,8 @@ use std::{
 };
 
 use zte_auth::{
-    AccessTokenClaims, JwkSet, JwksCache, SigningKey, TokenError, TokenValidator, ValidatorConfig,
-    jws,
+    AccessTokenClaims, Algorithm, JwkSet, JwksCache, KeySpec, SigningKey, TokenError,
+    TokenValidator, ValidatorConfig, jws,
     names::{ORDERS_CLIENT_ID, PAYMENTS_AUDIENCE, SCOPE_TRIGGER_PAYMENTS},
 };
 use zte_event::{
@@ -25,7 +25,7 @@ use zte_proto::events::v1::{OrderCreated, OrderItem};
 const ISSUER: &str = "http://issuer.test";
 const ORDER_ID: &str = "0b6f1c1e-4e0e-4d59-9a53-2c2b8f0b7f43";
 
-static KEY: LazyLock<SigningKey> = LazyLock::new(|| SigningKey::generate(2048).unwrap());
+static KEY: LazyLock<SigningKey> = LazyLock::new(|| SigningKey::generate(KeySpec::Es256).unwrap());
 
 fn verifier(limits: VerifierLimits) -> EventVerifier {
     let validator = TokenValidator::new(
@@ -33,6 +33,7 @@ fn verifier(limits: VerifierLimits) -> EventVerifier {
             issuer: ISSUER.into(),
             audience: PAYMENTS_AUDIENCE.into(),
             leeway: Duration::from_secs(5),
+            algorithms: Algorithm::ALL.to_vec(),
         },
         JwksCache::fixed(JwkSet {
             keys: vec![KEY.public_jwk()],
