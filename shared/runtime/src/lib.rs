@@ -29,3 +29,28 @@ pub use service_config::{EnvPrefix, GrpcLimits, KeygenArgs, ServiceConfig, Servi
 pub use shutdown::{Shutdown, TaskFailed, shutdown_signal};
 pub use telemetry::init_tracing;
 pub use tls_config::{CertKey, ClientAuth, TlsConfig};
+
+/// Test support: parse one settings group from command-line arguments.
+#[cfg(test)]
+mod test_args {
+    use clap::{Args, FromArgMatches, Parser};
+
+    crate::env_prefix! {
+        /// The environment prefix of the groups under test (`TEST_…`).
+        pub(crate) Test { env_prefix: "TEST" }
+    }
+
+    /// A command line made of one settings group.
+    #[derive(Debug, Parser)]
+    pub(crate) struct Cli<G: Args + FromArgMatches> {
+        #[command(flatten)]
+        group: G,
+    }
+
+    /// `group` as parsed from `args` (no program name), panicking on a parse error.
+    pub(crate) fn parse<G: Args + FromArgMatches>(args: &[&str]) -> G {
+        Cli::<G>::try_parse_from(std::iter::once("test").chain(args.iter().copied()))
+            .unwrap()
+            .group
+    }
+}

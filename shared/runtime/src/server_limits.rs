@@ -78,24 +78,13 @@ impl<P: EnvPrefix> ServerLimits<P> {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
+    use crate::test_args::Test;
 
-    crate::env_prefix! {
-        Test { env_prefix: "TEST" }
-    }
-
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        limits: ServerLimits<Test>,
-    }
+    type Cli = crate::test_args::Cli<ServerLimits<Test>>;
 
     fn parse(args: &[&str]) -> ServerLimits<Test> {
-        Cli::try_parse_from(std::iter::once("t").chain(args.iter().copied()))
-            .unwrap()
-            .limits
+        crate::test_args::parse(args)
     }
 
     #[test]

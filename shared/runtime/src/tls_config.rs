@@ -191,24 +191,15 @@ impl<P: EnvPrefix> TlsConfig<P> {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
+    use clap::Parser as _;
 
     use super::*;
+    use crate::test_args::Test;
 
-    crate::env_prefix! {
-        Test { env_prefix: "TEST" }
-    }
-
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        tls: TlsConfig<Test>,
-    }
+    type Cli = crate::test_args::Cli<TlsConfig<Test>>;
 
     fn parse(args: &[&str]) -> TlsConfig<Test> {
-        Cli::try_parse_from(std::iter::once("test").chain(args.iter().copied()))
-            .unwrap()
-            .tls
+        crate::test_args::parse(args)
     }
 
     const LOOPBACK: &str = "127.0.0.1:1";
