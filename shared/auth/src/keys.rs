@@ -632,29 +632,21 @@ mod tests {
 
     #[test]
     fn jwks_carry_only_their_key_types_members() {
-        let ec = SigningKey::generate(KeySpec::Es256).unwrap();
-        let json = serde_json::to_value(ec.public_jwk()).unwrap();
-        let mut members: Vec<&str> = json
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        members.sort_unstable();
+        // The public JWK of a fresh key of `spec`, and its member names, sorted.
+        let public = |spec| {
+            let json =
+                serde_json::to_value(SigningKey::generate(spec).unwrap().public_jwk()).unwrap();
+            let mut members: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+            members.sort_unstable();
+            (json, members)
+        };
+        let (json, members) = public(KeySpec::Es256);
         assert_eq!(members, ["alg", "crv", "kid", "kty", "use", "x", "y"]);
         assert_eq!(
             (json["kty"].as_str(), json["crv"].as_str()),
             (Some("EC"), Some("P-256"))
         );
-        let rsa = SigningKey::generate(KeySpec::Ps256 { bits: 2048 }).unwrap();
-        let json = serde_json::to_value(rsa.public_jwk()).unwrap();
-        let mut members: Vec<&str> = json
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        members.sort_unstable();
+        let (_, members) = public(KeySpec::Ps256 { bits: 2048 });
         assert_eq!(members, ["alg", "e", "kid", "kty", "n", "use"]);
     }
 

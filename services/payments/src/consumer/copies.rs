@@ -532,27 +532,25 @@ mod tests {
 
     #[test]
     fn produce_failures_are_classified() {
-        let produce = |code| KafkaError::MessageProduction(code);
-        assert_eq!(
-            classify(&produce(RDKafkaErrorCode::MessageSizeTooLarge)),
-            Failure::TooLarge
-        );
-        assert_eq!(
-            classify(&produce(RDKafkaErrorCode::TopicAuthorizationFailed)),
-            Failure::Deployment
-        );
-        assert_eq!(
-            classify(&produce(RDKafkaErrorCode::UnknownTopicOrPartition)),
-            Failure::Deployment
-        );
-        assert_eq!(
-            classify(&produce(RDKafkaErrorCode::MessageTimedOut)),
-            Failure::Transient
-        );
-        assert_eq!(
-            classify(&produce(RDKafkaErrorCode::NotEnoughReplicas)),
-            Failure::Transient
-        );
+        for (code, failure) in [
+            (RDKafkaErrorCode::MessageSizeTooLarge, Failure::TooLarge),
+            (
+                RDKafkaErrorCode::TopicAuthorizationFailed,
+                Failure::Deployment,
+            ),
+            (
+                RDKafkaErrorCode::UnknownTopicOrPartition,
+                Failure::Deployment,
+            ),
+            (RDKafkaErrorCode::MessageTimedOut, Failure::Transient),
+            (RDKafkaErrorCode::NotEnoughReplicas, Failure::Transient),
+        ] {
+            assert_eq!(
+                classify(&KafkaError::MessageProduction(code)),
+                failure,
+                "{code:?}"
+            );
+        }
     }
 
     #[test]
